@@ -1,0 +1,285 @@
+//! Jingzhi's one storage API over two engines: embedded SQLite (the default) and PostgreSQL.
+//!
+//! A [`Store`] is opened from a [`Location`]; on open it applies pending migrations of its
+//! dialect in one transaction. Reads go through a pool of read-only connections; every write
+//! goes through the group-commit writer as a [`Change`] and is acknowledged only after its
+//! transaction — with its audit entries and outbox messages — has committed.
+
+mod audit;
+mod change;
+mod error;
+mod location;
+pub mod migrate;
+mod outbox;
+mod writer;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use tokio::sync::Notify;
+
+pub use change::{Arg, Change, Committed, Expect, OutboxMessage, Statement};
+pub use error::{ConstraintKind, StoreError};
+pub use location::{Backend, Location, SQLITE_FILE_NAME, mask_password};
+pub use outbox::{OutboxHandler, OutboxItem, OutboxRelay, RelayRound, RetryPolicy};
+pub use writer::{Durability, WriterOptions};
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub writer: WriterOptions,
+    /// How long to wait for the database to answer on open before giving up with a clear error.
+    pub connect_timeout: Duration,
+    /// Connections in the read pool.
+    pub read_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            writer: WriterOptions::default(),
+            connect_timeout: Duration::from_secs(10),
+            read_connections: 4,
+        }
+    }
+}
+
+/// An open store. Cheap to clone; all clones share one writer.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+#[derive(Debug)]
+struct StoreInner {
+    backend: Backend,
+    location: String,
+    schema_version: i64,
+    reader: AnyPool,
+    writer: writer::WriterHandle,
+    outbox_ready: Arc<Notify>,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store at `location` and migrates it.
+    pub async fn open(location: &Location, options: StoreOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let masked = location.display_masked();
+        let backend = location.backend();
+        let connect = async {
+            let (writer_pool, reader_options) = match location {
+                Location::Sqlite { path } => open_sqlite(path, &masked).await?,
+                Location::Postgres { url } => open_postgres(url, &masked).await?,
+            };
+            let report = migrate::migrate(
+                &writer_pool,
+                backend,
+                &masked,
+                migrate::migrations_for(backend),
+                system_now_us(),
+            )
+            .await
+            .map_err(|error| match error {
+                StoreError::Database(cause) => unreachable_error(&masked, backend, &cause),
+                other => other,
+            })?;
+            let reader = reader_pool(backend, reader_options, options.read_connections)
+                .connect_with(reader_connect_options(location, &masked)?)
+                .await
+                .map_err(|cause| unreachable_error(&masked, backend, &cause))?;
+            Ok::<_, StoreError>((writer_pool, reader, report))
+        };
+        let (writer_pool, reader, report) = tokio::time::timeout(options.connect_timeout, connect)
+            .await
+            .map_err(|_| StoreError::Unreachable {
+                location: masked.clone(),
+                cause: format!("no answer within {} s", options.connect_timeout.as_secs()),
+                fix: connection_fix(backend, "").to_owned(),
+            })??;
+        if !report.applied.is_empty() {
+            tracing::info!(location = %masked, applied = ?report.applied, "migrated the database");
+        }
+        let outbox_ready = Arc::new(Notify::new());
+        let writer = writer::spawn_writer(writer_pool, options.writer, outbox_ready.clone());
+        Ok(Store {
+            inner: Arc::new(StoreInner {
+                backend,
+                location: masked,
+                schema_version: report.version,
+                reader,
+                writer,
+                outbox_ready,
+            }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The location, password masked.
+    pub fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    /// The schema version after the migrations applied on open.
+    pub fn schema_version(&self) -> i64 {
+        self.inner.schema_version
+    }
+
+    /// The pool of read-only connections.
+    pub fn reader(&self) -> &AnyPool {
+        &self.inner.reader
+    }
+
+    /// Writes `change` whole or not at all, through the group-commit writer. The change is
+    /// queued when this is called (the returned future only waits for the commit); the answer
+    /// comes after the commit, so `Ok` means durable.
+    pub fn write(
+        &self,
+        change: Change,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send + 'static {
+        self.inner.writer.submit(change)
+    }
+
+    /// The durability settings the write connection runs with, read from the database.
+    pub async fn durability(&self) -> Result<Durability, StoreError> {
+        self.inner.writer.durability().await
+    }
+
+    /// Commits what is queued, stops the writer and closes the connections. Writes submitted
+    /// afterwards fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        self.inner.writer.shutdown().await;
+        self.inner.reader.close().await;
+    }
+}
+
+/// Microseconds since the Unix epoch by the system clock; used only for bookkeeping columns
+/// (when a migration was applied), never for domain time.
+fn system_now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+enum ReaderOptions {
+    Sqlite,
+    Postgres,
+}
+
+async fn open_sqlite(
+    path: &std::path::Path,
+    masked: &str,
+) -> Result<(AnyPool, ReaderOptions), StoreError> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|cause| StoreError::Unreachable {
+            location: masked.to_owned(),
+            cause: format!("cannot create the folder {}: {cause}", folder.display()),
+            fix: "choose a writable folder with --data DIR".to_owned(),
+        })?;
+    }
+    let url = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .to_url_lossy();
+    let options = AnyConnectOptions::from_url(&url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|cause| unreachable_error(masked, Backend::Sqlite, &cause))?;
+    Ok((pool, ReaderOptions::Sqlite))
+}
+
+async fn open_postgres(url: &str, masked: &str) -> Result<(AnyPool, ReaderOptions), StoreError> {
+    let options =
+        AnyConnectOptions::from_url(&url.parse().map_err(|cause| StoreError::BadLocation {
+            location: masked.to_owned(),
+            reason: format!("{cause}"),
+        })?)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|cause| unreachable_error(masked, Backend::Postgres, &cause))?;
+    Ok((pool, ReaderOptions::Postgres))
+}
+
+fn reader_connect_options(
+    location: &Location,
+    masked: &str,
+) -> Result<AnyConnectOptions, StoreError> {
+    let url = match location {
+        Location::Sqlite { path } => SqliteConnectOptions::new().filename(path).to_url_lossy(),
+        Location::Postgres { url } => url.parse().map_err(|cause| StoreError::BadLocation {
+            location: masked.to_owned(),
+            reason: format!("{cause}"),
+        })?,
+    };
+    Ok(AnyConnectOptions::from_url(&url)?)
+}
+
+fn reader_pool(backend: Backend, _: ReaderOptions, connections: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().max_connections(connections.max(1));
+    match backend {
+        // Readers can never write: every write goes through the writer.
+        Backend::Sqlite => options.after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+                    .await?;
+                Ok(())
+            })
+        }),
+        Backend::Postgres => options.after_connect(|connection, _| {
+            Box::pin(async move {
+                connection.execute("SET default_transaction_read_only = on").await?;
+                Ok(())
+            })
+        }),
+    }
+}
+
+/// The one-line error for a database that cannot be opened, with the fix for its cause.
+fn unreachable_error(masked: &str, backend: Backend, cause: &sqlx::Error) -> StoreError {
+    let code = match cause {
+        sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()).unwrap_or_default(),
+        _ => String::new(),
+    };
+    StoreError::Unreachable {
+        location: masked.to_owned(),
+        cause: cause.to_string(),
+        fix: connection_fix(backend, &code).to_owned(),
+    }
+}
+
+fn connection_fix(backend: Backend, code: &str) -> &'static str {
+    match (backend, code) {
+        (Backend::Sqlite, _) => {
+            "choose a writable folder with --data DIR (the embedded database is created there)"
+        }
+        (Backend::Postgres, "28P01" | "28000") => "check the user name and password in --database",
+        (Backend::Postgres, "3D000") => {
+            "create the database (createdb NAME) or correct its name in --database"
+        }
+        (Backend::Postgres, _) => {
+            "start PostgreSQL and check host and port in --database (for development and tests: cargo xtask services)"
+        }
+    }
+}

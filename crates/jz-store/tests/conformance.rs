@@ -1,0 +1,568 @@
+//! The store conformance suite: every case is written once and run against SQLite and a real
+//! PostgreSQL (started by `cargo xtask services`).
+
+use std::sync::Mutex;
+
+use jz_domain::audit::BreakReason;
+use jz_store::migrate::{Migration, migrate};
+use jz_store::{
+    Change, ConstraintKind, OutboxHandler, OutboxItem, OutboxMessage, OutboxRelay, RetryPolicy,
+    Statement, Store, StoreError, StoreOptions, WriterOptions,
+};
+use jz_testkit::{TestDb, audit_record};
+use sqlx::{Executor, Row};
+
+/// Runs each listed case once per engine, in its own fresh database.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(&jz_testkit::TestDb::sqlite()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $case() {
+                let Some(db) = jz_testkit::TestDb::postgres().await else { return };
+                super::$case(&db).await;
+            })*
+        }
+    };
+}
+
+conformance!(
+    migrations_apply_once_on_open,
+    failed_migration_leaves_the_database_unchanged,
+    changed_or_unknown_migrations_are_refused,
+    a_change_is_written_whole_with_its_audit_and_outbox,
+    a_failing_change_is_rolled_back_alone,
+    stale_updates_are_rejected_and_not_audited,
+    concurrent_changes_share_one_commit,
+    one_transaction_per_change_when_batching_is_off,
+    the_audit_log_is_append_only_and_tampering_is_named,
+    outbox_retries_failures_and_redelivers_after_a_crash,
+    readers_cannot_write,
+    writes_after_close_are_refused,
+    durability_settings_are_full,
+);
+
+const T0: i64 = 1_780_000_000_000_000;
+
+fn create_probe_table() -> Change {
+    Change::new()
+        .statement(Statement::new(
+            "CREATE TABLE probe (id TEXT PRIMARY KEY, version BIGINT NOT NULL, note TEXT)",
+        ))
+        .statement(Statement::new(
+            "CREATE TABLE probe_part (probe_id TEXT NOT NULL REFERENCES probe (id), part BIGINT NOT NULL)",
+        ))
+}
+
+fn insert_probe(id: &str, at_us: i64) -> Change {
+    Change::new()
+        .statement(
+            Statement::new("INSERT INTO probe (id, version, note) VALUES ($1, 1, $2)")
+                .bind(id)
+                .bind(format!("note of {id}")),
+        )
+        .statement(
+            Statement::new("INSERT INTO probe_part (probe_id, part) VALUES ($1, 1)").bind(id),
+        )
+        .audit(audit_record("probe.create", id, at_us))
+        .outbox(OutboxMessage {
+            topic: "probe.created".into(),
+            payload: format!("{{\"id\":\"{id}\"}}"),
+            due_at_us: at_us,
+        })
+}
+
+async fn count(store: &Store, sql: &'static str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(store.reader())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+}
+
+async fn opened_with_probe(db: &TestDb) -> Store {
+    let store = db.open().await;
+    store.write(create_probe_table()).await.unwrap();
+    store
+}
+
+async fn migrations_apply_once_on_open(db: &TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.schema_version(), 1);
+    store.close().await;
+    let store = db.open().await;
+    assert_eq!(store.schema_version(), 1);
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM jz_schema_migrations").await,
+        1
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_head").await, 1);
+}
+
+const GOOD: Migration = Migration {
+    version: 1,
+    name: "good",
+    sql: "CREATE TABLE alpha (id BIGINT PRIMARY KEY);",
+};
+const BAD: Migration = Migration {
+    version: 2,
+    name: "bad",
+    sql: "CREATE TABLE beta (id BIGINT PRIMARY KEY); INSERT INTO no_such_table VALUES (1);",
+};
+
+async fn table_exists(pool: &sqlx::AnyPool, table: &str) -> bool {
+    // Selecting from a missing table fails on both engines.
+    pool.execute(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .await
+        .is_ok()
+}
+
+async fn failed_migration_leaves_the_database_unchanged(db: &TestDb) {
+    let pool = db.raw_pool().await;
+    let backend = db.location().backend();
+    // A failing run on an empty database leaves it empty, even of the bookkeeping table.
+    let error = migrate(&pool, backend, "test", &[GOOD, BAD], T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::MigrationFailed { version: 2, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("unchanged"), "{error}");
+    assert!(!table_exists(&pool, "alpha").await);
+    assert!(!table_exists(&pool, "beta").await);
+    assert!(!table_exists(&pool, "jz_schema_migrations").await);
+    // After a good run, a failing one changes nothing of what was there.
+    migrate(&pool, backend, "test", &[GOOD], T0).await.unwrap();
+    let error = migrate(&pool, backend, "test", &[GOOD, BAD], T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::MigrationFailed { version: 2, .. }),
+        "{error}"
+    );
+    assert!(table_exists(&pool, "alpha").await);
+    assert!(!table_exists(&pool, "beta").await);
+    let versions: i64 = sqlx::query("SELECT COUNT(*) FROM jz_schema_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(versions, 1);
+}
+
+async fn changed_or_unknown_migrations_are_refused(db: &TestDb) {
+    let pool = db.raw_pool().await;
+    let backend = db.location().backend();
+    migrate(&pool, backend, "test", &[GOOD], T0).await.unwrap();
+    let edited = Migration {
+        sql: "CREATE TABLE alpha (id BIGINT PRIMARY KEY, x TEXT);",
+        ..GOOD
+    };
+    let error = migrate(&pool, backend, "test", &[edited], T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::MigrationModified { version: 1, .. }),
+        "{error}"
+    );
+    let error = migrate(&pool, backend, "test", &[], T0).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::SchemaTooNew {
+                found: 1,
+                known: 0,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+async fn a_change_is_written_whole_with_its_audit_and_outbox(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    let committed = store.write(insert_probe("p1", T0)).await.unwrap();
+    assert_eq!(committed.audit_seqs, vec![1]);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe_part").await, 1);
+    let entries = store.audit_entries_for("probe", "p1").await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].record, audit_record("probe.create", "p1", T0));
+    let due = store.outbox_due(T0, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].payload, "{\"id\":\"p1\"}");
+    assert!(
+        store.outbox_due(T0 - 1, 10).await.unwrap().is_empty(),
+        "not due before its time"
+    );
+    let summary = store.verify_audit_chain().await.unwrap().unwrap();
+    assert_eq!(summary.entries, 1);
+}
+
+async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    store.write(insert_probe("taken", T0)).await.unwrap();
+    // Three changes queued together: the middle one inserts a part, then breaks a unique key.
+    let first = store.write(insert_probe("a", T0 + 1));
+    let broken = store.write(
+        Change::new()
+            .statement(Statement::new(
+                "INSERT INTO probe (id, version) VALUES ('b', 1)",
+            ))
+            .statement(Statement::new(
+                "INSERT INTO probe_part (probe_id, part) VALUES ('b', 1)",
+            ))
+            .statement(Statement::new(
+                "INSERT INTO probe (id, version) VALUES ('taken', 1)",
+            ))
+            .audit(audit_record("probe.create", "b", T0 + 2))
+            .outbox(OutboxMessage {
+                topic: "t".into(),
+                payload: "{}".into(),
+                due_at_us: T0,
+            }),
+    );
+    let last = store.write(insert_probe("c", T0 + 3));
+    let (first, broken, last) = tokio::join!(first, broken, last);
+    let (first, last) = (first.unwrap(), last.unwrap());
+    match broken.unwrap_err() {
+        StoreError::Constraint {
+            kind: ConstraintKind::Unique,
+            ..
+        } => {}
+        other => panic!("expected a unique violation, got {other}"),
+    }
+    assert_eq!(
+        first.batch, last.batch,
+        "the good changes committed together"
+    );
+    assert_eq!(first.audit_seqs, vec![2]);
+    assert_eq!(
+        last.audit_seqs,
+        vec![3],
+        "the rolled-back change left no gap in the chain"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 3);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM probe_part WHERE probe_id = 'b'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 3);
+    assert!(
+        store
+            .audit_entries_for("probe", "b")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.verify_audit_chain().await.unwrap().unwrap().entries,
+        3
+    );
+}
+
+fn bump_version(id: &str, from: i64, at_us: i64) -> Change {
+    Change::new()
+        .statement(
+            Statement::new("UPDATE probe SET version = $1 WHERE id = $2 AND version = $3")
+                .bind(from + 1)
+                .bind(id)
+                .bind(from)
+                .expect_rows(1),
+        )
+        .audit(audit_record("probe.update", id, at_us))
+}
+
+async fn stale_updates_are_rejected_and_not_audited(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    store.write(insert_probe("p", T0)).await.unwrap();
+    store.write(bump_version("p", 1, T0 + 1)).await.unwrap();
+    let error = store.write(bump_version("p", 1, T0 + 2)).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::Conflict {
+                statement: 0,
+                expected: 1,
+                affected: 0
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        count(&store, "SELECT version FROM probe WHERE id = 'p'").await,
+        2
+    );
+    assert_eq!(
+        store.audit_entries_for("probe", "p").await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store.verify_audit_chain().await.unwrap().unwrap().entries,
+        2
+    );
+}
+
+async fn concurrent_changes_share_one_commit(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    // Enqueued before the writer runs (this test's runtime has one thread), so one batch.
+    let pending: Vec<_> = (0..100)
+        .map(|n| store.write(insert_probe(&format!("p{n}"), T0 + n)))
+        .collect();
+    let mut seqs = Vec::new();
+    for answer in pending {
+        let committed = answer.await.unwrap();
+        assert_eq!(committed.batch_size, 100);
+        seqs.extend(committed.audit_seqs);
+    }
+    assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 100);
+    assert_eq!(
+        store.verify_audit_chain().await.unwrap().unwrap().entries,
+        100
+    );
+}
+
+async fn one_transaction_per_change_when_batching_is_off(db: &TestDb) {
+    let options = StoreOptions {
+        writer: WriterOptions {
+            max_batch: 1,
+            ..WriterOptions::default()
+        },
+        ..StoreOptions::default()
+    };
+    let store = db.open_with(options).await;
+    store.write(create_probe_table()).await.unwrap();
+    let pending: Vec<_> = (0..10)
+        .map(|n| store.write(insert_probe(&format!("p{n}"), T0 + n)))
+        .collect();
+    let mut batches = Vec::new();
+    for answer in pending {
+        let committed = answer.await.unwrap();
+        assert_eq!(committed.batch_size, 1);
+        batches.push(committed.batch);
+    }
+    batches.dedup();
+    assert_eq!(batches.len(), 10);
+    assert_eq!(
+        store.verify_audit_chain().await.unwrap().unwrap().entries,
+        10
+    );
+}
+
+async fn the_audit_log_is_append_only_and_tampering_is_named(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    for n in 1..=5 {
+        store
+            .write(insert_probe(&format!("p{n}"), T0 + n))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.verify_audit_chain().await.unwrap().unwrap().entries,
+        5
+    );
+    let pool = db.raw_pool().await;
+    let refused = pool
+        .execute("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 3")
+        .await;
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    let refused = pool.execute("DELETE FROM audit_log WHERE seq = 5").await;
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+
+    // Someone with the database's owner rights removes the guard and edits entry 3.
+    let unguard: &[&'static str] = match db.location().backend() {
+        jz_store::Backend::Sqlite => &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ],
+        jz_store::Backend::Postgres => &["ALTER TABLE audit_log DISABLE TRIGGER USER"],
+    };
+    for sql in unguard {
+        pool.execute(*sql).await.unwrap();
+    }
+    pool.execute("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 3")
+        .await
+        .unwrap();
+    let broken = store.verify_audit_chain().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 3);
+    assert!(
+        matches!(broken.reason, BreakReason::HashMismatch { .. }),
+        "{broken}"
+    );
+    assert!(
+        broken
+            .to_string()
+            .starts_with("audit chain broken at entry #3"),
+        "{broken}"
+    );
+
+    pool.execute("UPDATE audit_log SET actor = 'user:test' WHERE seq = 3")
+        .await
+        .unwrap();
+    assert!(
+        store.verify_audit_chain().await.unwrap().is_ok(),
+        "restored"
+    );
+    pool.execute("DELETE FROM audit_log WHERE seq = 5")
+        .await
+        .unwrap();
+    let broken = store.verify_audit_chain().await.unwrap().unwrap_err();
+    assert_eq!(broken.seq, 5);
+    assert!(
+        matches!(
+            broken.reason,
+            BreakReason::Truncated {
+                last_seq: 4,
+                head_seq: 5
+            }
+        ),
+        "{broken}"
+    );
+}
+
+/// Fails the first delivery of topic `flaky`; records every delivery it sees.
+#[derive(Debug, Default)]
+struct Recorder {
+    seen: Mutex<Vec<i64>>,
+    close_store_after_delivery: Option<Store>,
+}
+
+impl OutboxHandler for Recorder {
+    async fn deliver(&self, item: &OutboxItem) -> Result<(), String> {
+        self.seen.lock().unwrap().push(item.id);
+        if item.topic == "flaky" && item.attempts == 0 {
+            return Err("receiver unavailable".into());
+        }
+        if let Some(store) = &self.close_store_after_delivery {
+            // The process "dies" after the handler acted but before the delivery was recorded.
+            store.close().await;
+        }
+        Ok(())
+    }
+}
+
+fn message(topic: &str) -> OutboxMessage {
+    OutboxMessage {
+        topic: topic.into(),
+        payload: "{}".into(),
+        due_at_us: T0,
+    }
+}
+
+async fn outbox_retries_failures_and_redelivers_after_a_crash(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .write(
+            Change::new()
+                .outbox(message("steady"))
+                .outbox(message("flaky"))
+                .outbox(message("steady")),
+        )
+        .await
+        .unwrap();
+    let retry = RetryPolicy {
+        first_delay_us: 1_000_000,
+        max_delay_us: 60_000_000,
+    };
+    let relay = OutboxRelay::new(store.clone(), Recorder::default(), retry);
+    let round = relay.run_once(T0).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (2, 1));
+    assert_eq!(store.outbox_pending().await.unwrap(), 1);
+    let round = relay.run_once(T0 + 999_999).await.unwrap();
+    assert_eq!(
+        (round.delivered, round.failed),
+        (0, 0),
+        "not retried before the backoff"
+    );
+    let round = relay.run_once(T0 + 1_000_000).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (1, 0));
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+
+    // A crash between delivering and recording the delivery delivers the message again.
+    store
+        .write(Change::new().outbox(message("once")))
+        .await
+        .unwrap();
+    let dying = OutboxRelay::new(
+        store.clone(),
+        Recorder {
+            close_store_after_delivery: Some(store.clone()),
+            ..Recorder::default()
+        },
+        retry,
+    );
+    assert!(matches!(
+        dying.run_once(T0 + 2_000_000).await,
+        Err(StoreError::Closed)
+    ));
+    let first_seen = relay_seen(&dying);
+    let store = db.open().await;
+    let relay = OutboxRelay::new(store.clone(), Recorder::default(), retry);
+    let round = relay.run_once(T0 + 3_000_000).await.unwrap();
+    assert_eq!(round.delivered, 1);
+    assert_eq!(
+        relay_seen(&relay),
+        first_seen,
+        "the same message id was delivered again"
+    );
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+}
+
+fn relay_seen(relay: &OutboxRelay<Recorder>) -> Vec<i64> {
+    relay.handler().seen.lock().unwrap().clone()
+}
+
+async fn readers_cannot_write(db: &TestDb) {
+    let store = db.open().await;
+    let refused = store
+        .reader()
+        .execute("INSERT INTO outbox (topic, payload, created_at_us, next_attempt_at_us) VALUES ('x', '{}', 0, 0)")
+        .await;
+    assert!(refused.is_err(), "a read connection wrote");
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+}
+
+async fn writes_after_close_are_refused(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    let queued = store.write(insert_probe("queued", T0));
+    store.close().await;
+    queued
+        .await
+        .expect("a change queued before close is still committed");
+    let refused = store.write(insert_probe("late", T0)).await;
+    assert!(matches!(refused, Err(StoreError::Closed)));
+    let store = db.open().await;
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 1);
+}
+
+async fn durability_settings_are_full(db: &TestDb) {
+    let store = db.open().await;
+    let durability = store.durability().await.unwrap();
+    let expected: &[(&str, &str)] = match store.backend() {
+        jz_store::Backend::Sqlite => &[
+            ("journal_mode", "wal"),
+            ("synchronous", "full"),
+            ("foreign_keys", "on"),
+        ],
+        jz_store::Backend::Postgres => &[("fsync", "on"), ("synchronous_commit", "on")],
+    };
+    let got: Vec<(&str, &str)> = durability
+        .settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+}

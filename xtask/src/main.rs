@@ -1,0 +1,320 @@
+//! Project automation: `cargo xtask ci` (the README's test command) and `cargo xtask services`.
+//!
+//! `services` makes the services the tests need available on loopback — PostgreSQL with PostGIS
+//! on 127.0.0.1:54329 and Mosquitto on 127.0.0.1:18830 — installing Debian packages when they
+//! are missing and starting them, and doing nothing when they already run. `ci` starts the
+//! services, then runs the format check, clippy with `-D warnings`, and the whole test suite
+//! (tidy tests included) on both engines.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+const PG_PORT: u16 = 54329;
+const MQTT_PORT: u16 = 18830;
+const SERVICES_DIR: &str = "/var/tmp/jingzhi-services";
+const PG_URL: &str = "postgres://postgres@127.0.0.1:54329/postgres";
+const MQTT_ADDR: &str = "127.0.0.1:18830";
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("services") => match args.get(1).map(String::as_str) {
+            None | Some("start") => services(),
+            Some("stop") => stop_services(),
+            Some(other) => Err(format!("unknown services action `{other}`; use start or stop")),
+        },
+        _ => Err(
+            "usage: cargo xtask <ci | services [start|stop]>\n  ci        start test services, then fmt check, clippy -D warnings, all tests\n  services  make PostgreSQL+PostGIS (127.0.0.1:54329) and Mosquitto (127.0.0.1:18830) available".into(),
+        ),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<()> {
+    let started = Instant::now();
+    services()?;
+    let root = workspace_root();
+    run(Command::new("cargo")
+        .args(["fmt", "--all", "--check"])
+        .current_dir(&root))?;
+    run(Command::new("cargo")
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .current_dir(&root))?;
+    let mut test = Command::new("cargo");
+    test.args(["test", "--workspace", "--all-targets"])
+        .current_dir(&root);
+    if std::env::var_os("JINGZHI_TEST_POSTGRES_URL").is_none() {
+        test.env("JINGZHI_TEST_POSTGRES_URL", PG_URL);
+    }
+    if std::env::var_os("JINGZHI_TEST_MQTT_ADDR").is_none() {
+        test.env("JINGZHI_TEST_MQTT_ADDR", MQTT_ADDR);
+    }
+    run(&mut test)?;
+    eprintln!(
+        "xtask: ci passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_owned()
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {command:?}");
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed with {status}"))
+    }
+}
+
+fn output(command: &mut Command) -> Result<String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?} failed with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn listening(port: u16) -> bool {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok()
+}
+
+/// Waits for a service that was just started to accept connections (start-up, not a test).
+fn wait_listening(service: &str, port: u16, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if listening(port) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let tail = std::fs::read_to_string(log).unwrap_or_default();
+    Err(format!(
+        "{service} did not start listening on 127.0.0.1:{port} within 60 s; its log {}:\n{tail}",
+        log.display()
+    ))
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
+}
+
+/// Installs Debian packages (as root), refreshing the package lists first.
+fn apt_install(packages: &[&str]) -> Result<()> {
+    if !is_root() {
+        return Err(format!(
+            "the Debian packages {} are missing; install them (sudo apt-get install {}) or run as root",
+            packages.join(" "),
+            packages.join(" ")
+        ));
+    }
+    eprintln!("xtask: installing Debian packages: {}", packages.join(" "));
+    run(Command::new("apt-get").arg("update").arg("-q"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+fn services() -> Result<()> {
+    std::fs::create_dir_all(SERVICES_DIR)
+        .map_err(|e| format!("cannot create {SERVICES_DIR}: {e}"))?;
+    postgres()?;
+    mosquitto()?;
+    eprintln!("xtask: services ready: PostgreSQL+PostGIS {PG_URL}, Mosquitto {MQTT_ADDR}");
+    Ok(())
+}
+
+/// The newest installed PostgreSQL (15 or later): its version and binary folder.
+fn installed_postgres() -> Option<(u32, PathBuf)> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            (version >= 15 && bin.join("postgres").exists()).then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn postgres() -> Result<()> {
+    let (version, bin) = match installed_postgres() {
+        Some(found) => found,
+        None => {
+            apt_install(&["postgresql", "postgresql-contrib"])?;
+            installed_postgres()
+                .ok_or("PostgreSQL 15 or later is still missing after installing it")?
+        }
+    };
+    let postgis = PathBuf::from(format!(
+        "/usr/share/postgresql/{version}/extension/postgis.control"
+    ));
+    if !postgis.exists() {
+        apt_install(&[&format!("postgresql-{version}-postgis-3")])?;
+    }
+    if !listening(PG_PORT) {
+        start_postgres(&bin)?;
+    }
+    drop_stale_test_databases(&bin)
+}
+
+/// Runs a PostgreSQL program as the `postgres` user when we are root (the server refuses root).
+fn as_postgres(bin: &Path, program: &str) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join(program));
+        command
+    } else {
+        Command::new(bin.join(program))
+    }
+}
+
+fn start_postgres(bin: &Path) -> Result<()> {
+    let data = Path::new(SERVICES_DIR).join("pg");
+    let log = Path::new(SERVICES_DIR).join("pg.log");
+    if !data.join("PG_VERSION").exists() {
+        std::fs::create_dir_all(&data)
+            .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        if is_root() {
+            run(Command::new("chown").args(["-R", "postgres:postgres", SERVICES_DIR]))?;
+        }
+        run(as_postgres(bin, "initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+        ]))?;
+    }
+    if is_root() {
+        run(Command::new("chown").args(["-R", "postgres:postgres", SERVICES_DIR]))?;
+    }
+    let settings = format!(
+        "-c listen_addresses=127.0.0.1 -p {PG_PORT} -c unix_socket_directories={} -c max_connections=200",
+        data.display()
+    );
+    run(as_postgres(bin, "pg_ctl")
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(&log)
+        .args(["-o", &settings, "-w", "-t", "60", "start"]))?;
+    wait_listening("PostgreSQL", PG_PORT, &log)
+}
+
+/// Test databases are named `jz_t_…`; those left by earlier runs are dropped.
+fn drop_stale_test_databases(bin: &Path) -> Result<()> {
+    let psql = |sql: &str| {
+        output(Command::new(bin.join("psql")).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &PG_PORT.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-Atqc",
+            sql,
+        ]))
+    };
+    let stale = psql("SELECT datname FROM pg_database WHERE datname LIKE 'jz\\_t\\_%'")?;
+    for name in stale.lines().filter(|n| !n.is_empty()) {
+        psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    }
+    Ok(())
+}
+
+fn mosquitto_binary() -> Option<PathBuf> {
+    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn mosquitto() -> Result<()> {
+    if listening(MQTT_PORT) {
+        return Ok(());
+    }
+    let binary = match mosquitto_binary() {
+        Some(binary) => binary,
+        None => {
+            apt_install(&["mosquitto"])?;
+            mosquitto_binary().ok_or("mosquitto is still missing after installing it")?
+        }
+    };
+    let config = Path::new(SERVICES_DIR).join("mosquitto.conf");
+    let log = Path::new(SERVICES_DIR).join("mosquitto.log");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {MQTT_PORT} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file {}\npid_file {}/mosquitto.pid\n",
+            log.display(),
+            SERVICES_DIR
+        ),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    if is_root() {
+        // Mosquitto drops root to its own user, which must be able to write its log.
+        let _ = Command::new("chmod").args(["0777", SERVICES_DIR]).status();
+    }
+    run(Command::new(&binary).arg("-c").arg(&config).arg("-d"))?;
+    wait_listening("Mosquitto", MQTT_PORT, &log)
+}
+
+fn stop_services() -> Result<()> {
+    if let Some((_, bin)) = installed_postgres() {
+        let data = Path::new(SERVICES_DIR).join("pg");
+        if data.join("postmaster.pid").exists() {
+            run(as_postgres(&bin, "pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .args(["-m", "fast", "stop"]))?;
+        }
+    }
+    let pid_file = Path::new(SERVICES_DIR).join("mosquitto.pid");
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+        let _ = std::fs::remove_file(pid_file);
+    }
+    Ok(())
+}
