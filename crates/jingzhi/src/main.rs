@@ -1,1 +1,166 @@
-fn main() {}
+//! The `jingzhi` command: wiring of the store, the HTTP server and the tools around them.
+
+mod bench;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use jz_store::{Location, Store, StoreOptions};
+
+/// Jingzhi (精治): fine-grained urban governance.
+#[derive(Debug, Parser)]
+#[command(name = "jingzhi", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives: the embedded database in a folder (default), or PostgreSQL by URL.
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// Folder of the embedded SQLite database [default: $XDG_DATA_HOME/jingzhi or ~/.local/share/jingzhi]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "JINGZHI_DATA",
+        conflicts_with = "database"
+    )]
+    data: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user:password@host:port/database) instead of the embedded database
+    #[arg(long, global = true, value_name = "URL", env = "JINGZHI_DATABASE_URL")]
+    database: Option<String>,
+}
+
+impl DatabaseArgs {
+    fn location(&self) -> anyhow::Result<Location> {
+        if let Some(url) = &self.database {
+            return Ok(Location::parse_url(url)?);
+        }
+        Ok(Location::data_dir(&match &self.data {
+            Some(dir) => dir.clone(),
+            None => default_data_dir()?,
+        }))
+    }
+}
+
+/// The per-user data folder, following the XDG base directory convention.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    if let Some(data_home) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(data_home).join("jingzhi"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .context("neither XDG_DATA_HOME nor HOME is set; choose a folder with --data DIR")?;
+    Ok(PathBuf::from(home).join(".local/share/jingzhi"))
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API on the chosen database.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Inspect the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Run the benchmarks, each side by side with its baseline, and print the ratios.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log and name the first broken entry.
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JINGZHI_LOG")
+                .unwrap_or_else(|_| "jingzhi=info,jz_=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { listen } => {
+            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
+            serve(store, listen).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
+            let outcome = store.verify_audit_chain().await?;
+            store.close().await;
+            match outcome {
+                Ok(summary) => {
+                    println!(
+                        "audit chain intact: {} entries, head hash {}",
+                        summary.entries, summary.head_hash
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    println!("{broken}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Bench(args) => {
+            bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {listen}; choose another address with --listen")
+        })?;
+    let address = listener.local_addr()?;
+    println!("jingzhi serving {} on http://{address}", store.location());
+    let app = jz_http::router(jz_http::AppState {
+        store: store.clone(),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    store.close().await;
+    Ok(())
+}

@@ -1,1 +1,38 @@
-//! placeholder
+//! Jingzhi's HTTP adapter: the axum router, wire types and the error-code table.
+//!
+//! Handlers parse requests into domain types, call the store or the use cases, and answer with
+//! wire types. Every error leaves through [`error::ApiError`], one table of stable codes.
+
+pub mod error;
+mod health;
+
+use std::time::Duration;
+
+use axum::Router;
+use jz_store::Store;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted anywhere (photos have their own, smaller, per-route limits).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// The whole HTTP interface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", health::routes())
+        .fallback(error::not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+}

@@ -1,5 +1,8 @@
 //! The store's typed errors; the HTTP layer maps each to one entry of the error-code table.
 
+/// A database driver's error, whichever engine raised it.
+pub type DriverError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What can go wrong in the store. Messages name the location with its password masked, and
 /// say how to fix what a person can fix.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +68,13 @@ pub enum StoreError {
     Closed,
 
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(DriverError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        StoreError::Database(Box::new(error))
+    }
 }
 
 /// Which kind of constraint a change broke.
@@ -89,9 +98,9 @@ impl std::fmt::Display for ConstraintKind {
 }
 
 impl StoreError {
-    /// Classifies a database error from a statement of a change: constraint violations are the
+    /// Classifies a sqlx error from a statement of a change: constraint violations are the
     /// caller's data, everything else is the database's.
-    pub(crate) fn from_statement(error: sqlx::Error) -> StoreError {
+    pub(crate) fn from_sqlx(error: sqlx::Error) -> StoreError {
         if let sqlx::Error::Database(db) = &error {
             let kind = match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => Some(ConstraintKind::Unique),
@@ -107,6 +116,6 @@ impl StoreError {
                 };
             }
         }
-        StoreError::Database(error)
+        StoreError::from(error)
     }
 }

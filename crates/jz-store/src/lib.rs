@@ -7,6 +7,7 @@
 
 mod audit;
 mod change;
+mod engine;
 mod error;
 mod location;
 pub mod migrate;
@@ -22,10 +23,11 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 use tokio::sync::Notify;
 
 pub use change::{Arg, Change, Committed, Expect, OutboxMessage, Statement};
+pub use engine::Durability;
 pub use error::{ConstraintKind, StoreError};
 pub use location::{Backend, Location, SQLITE_FILE_NAME, mask_password};
 pub use outbox::{OutboxHandler, OutboxItem, OutboxRelay, RelayRound, RetryPolicy};
-pub use writer::{Durability, WriterOptions};
+pub use writer::WriterOptions;
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -70,7 +72,7 @@ impl Store {
         let masked = location.display_masked();
         let backend = location.backend();
         let connect = async {
-            let (writer_pool, reader_options) = match location {
+            let writer_pool = match location {
                 Location::Sqlite { path } => open_sqlite(path, &masked).await?,
                 Location::Postgres { url } => open_postgres(url, &masked).await?,
             };
@@ -83,10 +85,14 @@ impl Store {
             )
             .await
             .map_err(|error| match error {
-                StoreError::Database(cause) => unreachable_error(&masked, backend, &cause),
+                StoreError::Database(cause) => StoreError::Unreachable {
+                    location: masked.clone(),
+                    cause: cause.to_string(),
+                    fix: connection_fix(backend, "").to_owned(),
+                },
                 other => other,
             })?;
-            let reader = reader_pool(backend, reader_options, options.read_connections)
+            let reader = reader_pool(backend, options.read_connections)
                 .connect_with(reader_connect_options(location, &masked)?)
                 .await
                 .map_err(|cause| unreachable_error(&masked, backend, &cause))?;
@@ -103,7 +109,29 @@ impl Store {
             tracing::info!(location = %masked, applied = ?report.applied, "migrated the database");
         }
         let outbox_ready = Arc::new(Notify::new());
-        let writer = writer::spawn_writer(writer_pool, options.writer, outbox_ready.clone());
+        let writer = match location {
+            Location::Sqlite { path } => {
+                // Migrations ran on a pooled connection; from now on rusqlite writes.
+                writer_pool.close().await;
+                let connection =
+                    engine::SqliteWriter::open(path).map_err(|cause| StoreError::Unreachable {
+                        location: masked.clone(),
+                        cause: cause.to_string(),
+                        fix: connection_fix(backend, "").to_owned(),
+                    })?;
+                writer::WriterHandle::spawn_on_thread(
+                    connection,
+                    options.writer,
+                    outbox_ready.clone(),
+                )
+                .map_err(|cause| StoreError::Database(Box::new(cause)))?
+            }
+            Location::Postgres { .. } => writer::WriterHandle::spawn_task(
+                engine::PostgresWriter::new(writer_pool),
+                options.writer,
+                outbox_ready.clone(),
+            ),
+        };
         Ok(Store {
             inner: Arc::new(StoreInner {
                 backend,
@@ -166,17 +194,7 @@ fn system_now_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
-
-enum ReaderOptions {
-    Sqlite,
-    Postgres,
-}
-
-async fn open_sqlite(
-    path: &std::path::Path,
-    masked: &str,
-) -> Result<(AnyPool, ReaderOptions), StoreError> {
+async fn open_sqlite(path: &std::path::Path, masked: &str) -> Result<AnyPool, StoreError> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(|cause| StoreError::Unreachable {
             location: masked.to_owned(),
@@ -196,17 +214,17 @@ async fn open_sqlite(
         .max_lifetime(None)
         .after_connect(|connection, _| {
             Box::pin(async move {
-                connection.execute(SQLITE_PRAGMAS).await?;
+                connection.execute(engine::SQLITE_WRITER_PRAGMAS).await?;
                 Ok(())
             })
         })
         .connect_with(options)
         .await
         .map_err(|cause| unreachable_error(masked, Backend::Sqlite, &cause))?;
-    Ok((pool, ReaderOptions::Sqlite))
+    Ok(pool)
 }
 
-async fn open_postgres(url: &str, masked: &str) -> Result<(AnyPool, ReaderOptions), StoreError> {
+async fn open_postgres(url: &str, masked: &str) -> Result<AnyPool, StoreError> {
     let options =
         AnyConnectOptions::from_url(&url.parse().map_err(|cause| StoreError::BadLocation {
             location: masked.to_owned(),
@@ -218,7 +236,7 @@ async fn open_postgres(url: &str, masked: &str) -> Result<(AnyPool, ReaderOption
         .connect_with(options)
         .await
         .map_err(|cause| unreachable_error(masked, Backend::Postgres, &cause))?;
-    Ok((pool, ReaderOptions::Postgres))
+    Ok(pool)
 }
 
 fn reader_connect_options(
@@ -235,7 +253,7 @@ fn reader_connect_options(
     Ok(AnyConnectOptions::from_url(&url)?)
 }
 
-fn reader_pool(backend: Backend, _: ReaderOptions, connections: u32) -> AnyPoolOptions {
+fn reader_pool(backend: Backend, connections: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new().max_connections(connections.max(1));
     match backend {
         // Readers can never write: every write goes through the writer.

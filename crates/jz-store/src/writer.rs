@@ -2,23 +2,24 @@
 //! changes into one transaction.
 //!
 //! Callers enqueue a [`Change`] and wait. The writer takes every change waiting in the queue (up
-//! to `max_batch`), applies each inside its own savepoint — so one bad change is rolled back
-//! alone — extends the audit chain, writes the outbox rows, and commits once. Every caller is
-//! answered only after that commit returns, so an acknowledged change is durable (SQLite WAL
-//! with `synchronous=FULL`; PostgreSQL with its default `synchronous_commit`). While one batch
-//! commits, the next one queues up: throughput comes from batching, never from weaker
-//! durability.
+//! to `max_batch`), applies them in order, extends the audit chain, writes the outbox rows, and
+//! commits once. Every caller is answered only after that commit returns, so an acknowledged
+//! change is durable (SQLite WAL with `synchronous=FULL`; PostgreSQL with `fsync` and
+//! `synchronous_commit` on). While one batch commits, the next queues up: throughput comes from
+//! batching, never from weaker durability.
+//!
+//! A change that fails (a broken constraint, a stale version) must not take the others down:
+//! the batch is rolled back and run again without it, until every remaining change applies.
+//! The outcome is the same as running the surviving changes one by one, in order.
 
 use std::sync::Arc;
 
-use jz_domain::audit::{AuditEntry, GENESIS_HASH};
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use jz_domain::audit::AuditEntry;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::StoreError;
-use crate::change::{Arg, Change, Committed, Expect};
+use crate::change::{Change, Committed, Expect};
+use crate::engine::{Durability, Head, WriteConnection};
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,25 +40,21 @@ impl Default for WriterOptions {
     }
 }
 
+type Reply = oneshot::Sender<Result<Committed, StoreError>>;
+
 pub(crate) enum Job {
     Write {
         change: Change,
-        reply: oneshot::Sender<Result<Committed, StoreError>>,
+        reply: Reply,
     },
     /// Report the write connection's durability settings.
     Durability {
         reply: oneshot::Sender<Result<Durability, StoreError>>,
     },
     /// Finish what is queued, then stop; answered when the writer has stopped.
-    Shutdown { done: oneshot::Sender<()> },
-}
-
-/// The durability settings the write connection actually runs with, read back from the
-/// database (not from our configuration), so a health check can prove them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Durability {
-    /// SQLite: `journal_mode=wal, synchronous=full`; PostgreSQL: `fsync=on, synchronous_commit=on`.
-    pub settings: Vec<(String, String)>,
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// The sending side of the writer's queue.
@@ -67,6 +64,33 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
+    /// Starts a writer on its own thread (for connections that block, like SQLite's).
+    pub(crate) fn spawn_on_thread<C: WriteConnection + 'static>(
+        connection: C,
+        options: WriterOptions,
+        outbox_ready: Arc<Notify>,
+    ) -> std::io::Result<WriterHandle> {
+        let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
+        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+        std::thread::Builder::new()
+            .name("jingzhi-writer".into())
+            .spawn(move || {
+                runtime.block_on(run_writer(connection, receiver, options, outbox_ready));
+            })?;
+        Ok(WriterHandle { sender })
+    }
+
+    /// Starts a writer as a task of the current runtime (for async connections).
+    pub(crate) fn spawn_task<C: WriteConnection + 'static>(
+        connection: C,
+        options: WriterOptions,
+        outbox_ready: Arc<Notify>,
+    ) -> WriterHandle {
+        let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
+        tokio::spawn(run_writer(connection, receiver, options, outbox_ready));
+        WriterHandle { sender }
+    }
+
     /// Enqueues `change` now (before the returned future is first polled, when the queue has
     /// room), then waits for its commit.
     pub(crate) fn submit(
@@ -109,18 +133,8 @@ impl WriterHandle {
     }
 }
 
-pub(crate) fn spawn_writer(
-    pool: AnyPool,
-    options: WriterOptions,
-    outbox_ready: Arc<Notify>,
-) -> WriterHandle {
-    let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
-    tokio::spawn(run_writer(pool, receiver, options, outbox_ready));
-    WriterHandle { sender }
-}
-
-async fn run_writer(
-    pool: AnyPool,
+async fn run_writer<C: WriteConnection>(
+    mut connection: C,
     mut receiver: mpsc::Receiver<Job>,
     options: WriterOptions,
     outbox_ready: Arc<Notify>,
@@ -135,89 +149,58 @@ async fn run_writer(
             match job {
                 Job::Write { change, reply } => writes.push((change, reply)),
                 Job::Durability { reply } => {
-                    let _ = reply.send(read_durability(&pool).await);
+                    let _ = reply.send(connection.durability().await);
                 }
                 Job::Shutdown { done } => {
-                    // Writes queued behind the shutdown request are still answered below.
                     receiver.close();
                     stop = Some(done);
                 }
             }
         }
         if stop.is_some() {
-            while let Ok(Job::Write { change, reply }) = receiver.try_recv() {
-                writes.push((change, reply));
+            // Writes queued behind the shutdown request are still committed and answered.
+            while let Ok(job) = receiver.try_recv() {
+                if let Job::Write { change, reply } = job {
+                    writes.push((change, reply));
+                }
             }
         }
-        for chunk in writes.chunks_mut(max_batch) {
+        while !writes.is_empty() {
+            let rest = writes.split_off(writes.len().min(max_batch));
             batch_number += 1;
-            commit_and_answer(&pool, chunk, batch_number, &outbox_ready).await;
+            commit_and_answer(&mut connection, writes, batch_number, &outbox_ready).await;
+            writes = rest;
         }
     }
-    pool.close().await;
+    connection.close().await;
     if let Some(done) = stop {
         let _ = done.send(());
     }
 }
 
-async fn read_durability(pool: &AnyPool) -> Result<Durability, StoreError> {
-    let mut connection = pool.acquire().await?;
-    let queries: &[(&str, &'static str)] = if connection.backend_name() == "PostgreSQL" {
-        &[
-            ("fsync", "SHOW fsync"),
-            ("synchronous_commit", "SHOW synchronous_commit"),
-        ]
-    } else {
-        &[
-            ("journal_mode", "PRAGMA journal_mode"),
-            ("synchronous", "PRAGMA synchronous"),
-            ("foreign_keys", "PRAGMA foreign_keys"),
-        ]
-    };
-    let mut settings = Vec::new();
-    for (name, sql) in queries {
-        let row = sqlx::query(*sql).fetch_one(&mut *connection).await?;
-        let value = match row.try_get::<String, _>(0) {
-            Ok(text) => text.to_lowercase(),
-            Err(_) => match (name, row.try_get::<i64, _>(0)?) {
-                (&"synchronous", 0) => "off".to_owned(),
-                (&"synchronous", 1) => "normal".to_owned(),
-                (&"synchronous", 2) => "full".to_owned(),
-                (&"synchronous", 3) => "extra".to_owned(),
-                (_, 0) => "off".to_owned(),
-                (_, 1) => "on".to_owned(),
-                (_, other) => other.to_string(),
-            },
-        };
-        settings.push(((*name).to_owned(), value));
-    }
-    Ok(Durability { settings })
-}
-
-type Pending = (Change, oneshot::Sender<Result<Committed, StoreError>>);
-
-async fn commit_and_answer(
-    pool: &AnyPool,
-    writes: &mut [Pending],
+async fn commit_and_answer<C: WriteConnection>(
+    connection: &mut C,
+    writes: Vec<(Change, Reply)>,
     batch_number: u64,
     outbox_ready: &Notify,
 ) {
     let changes: Vec<&Change> = writes.iter().map(|(change, _)| change).collect();
-    let outcome = write_batch(pool, &changes).await;
+    let outcome = write_batch(connection, &changes).await;
     let batch_size = writes.len();
     match outcome {
         Ok(outcomes) => {
-            let mut wrote_outbox = false;
-            for ((change, reply), outcome) in writes.iter_mut().zip(outcomes) {
-                let answer = outcome.map(|audit_seqs| {
-                    wrote_outbox |= !change.outbox.is_empty();
-                    Committed {
-                        batch: batch_number,
-                        batch_size,
-                        audit_seqs,
-                    }
+            let wrote_outbox = writes
+                .iter()
+                .zip(&outcomes)
+                .any(|((change, _), outcome)| outcome.is_ok() && !change.outbox.is_empty());
+            for ((_, reply), outcome) in writes.into_iter().zip(outcomes) {
+                let answer = outcome.map(|audit_seqs| Committed {
+                    batch: batch_number,
+                    batch_size,
+                    audit_seqs,
                 });
-                answer_once(reply, answer);
+                // A caller who gave up waiting is simply not told.
+                let _ = reply.send(answer);
             }
             if wrote_outbox {
                 outbox_ready.notify_one();
@@ -225,185 +208,141 @@ async fn commit_and_answer(
         }
         Err(error) => {
             tracing::error!(%error, batch_size, "write batch failed; no change of it was committed");
-            for (_, reply) in writes.iter_mut() {
-                answer_once(reply, Err(StoreError::Database(clone_error(&error))));
+            let message = error.to_string();
+            for (_, reply) in writes {
+                let _ = reply.send(Err(StoreError::Database(message.clone().into())));
             }
         }
     }
-}
-
-/// Answers a caller; a caller who gave up waiting is simply not told.
-fn answer_once(
-    reply: &mut oneshot::Sender<Result<Committed, StoreError>>,
-    answer: Result<Committed, StoreError>,
-) {
-    let (placeholder, _) = oneshot::channel();
-    let reply = std::mem::replace(reply, placeholder);
-    let _ = reply.send(answer);
-}
-
-/// sqlx errors are not `Clone`; a failed batch tells every caller the same cause.
-fn clone_error(error: &sqlx::Error) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("the batch transaction failed: {error}"))
-}
-
-/// The audit chain's head while a batch extends it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Head {
-    seq: i64,
-    hash: String,
 }
 
 /// Writes `changes` in one transaction. The outer error means nothing was committed; the inner
-/// results say, per change, whether it was part of the commit.
-async fn write_batch(
-    pool: &AnyPool,
+/// results say, per change, whether it is part of the commit.
+async fn write_batch<C: WriteConnection>(
+    connection: &mut C,
     changes: &[&Change],
-) -> Result<Vec<Result<Vec<i64>, StoreError>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut head = if changes.iter().any(|change| !change.audit.is_empty()) {
-        Some(lock_head(&mut tx).await?)
-    } else {
-        None
-    };
-    let start_head = head.clone();
-    let single = changes.len() == 1;
-    let mut outcomes = Vec::with_capacity(changes.len());
-    for change in changes {
-        if single {
-            match apply_change(&mut tx, change, head.as_mut()).await {
-                Ok(seqs) => outcomes.push(Ok(seqs)),
-                Err(error) => {
-                    tx.rollback().await?;
-                    return Ok(vec![Err(error)]);
-                }
-            }
-            continue;
-        }
-        sqlx::query("SAVEPOINT jz_change").execute(&mut *tx).await?;
-        let head_before = head.clone();
-        match apply_change(&mut tx, change, head.as_mut()).await {
+) -> Result<Vec<Result<Vec<i64>, StoreError>>, StoreError> {
+    let mut failures: Vec<Option<StoreError>> = changes.iter().map(|_| None).collect();
+    loop {
+        connection.begin().await?;
+        match apply_all(connection, changes, &failures).await {
             Ok(seqs) => {
-                sqlx::query("RELEASE SAVEPOINT jz_change")
-                    .execute(&mut *tx)
-                    .await?;
-                outcomes.push(Ok(seqs));
+                connection.commit().await?;
+                return Ok(seqs
+                    .into_iter()
+                    .zip(failures)
+                    .map(|(seqs, failure)| match failure {
+                        Some(error) => Err(error),
+                        None => Ok(seqs),
+                    })
+                    .collect());
             }
-            Err(error) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT jz_change")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("RELEASE SAVEPOINT jz_change")
-                    .execute(&mut *tx)
-                    .await?;
-                head = head_before;
-                outcomes.push(Err(error));
+            Err((index, error)) => {
+                // A dead connection fails here, and the whole batch is answered with its error.
+                connection.rollback().await?;
+                failures[index] = Some(error);
             }
         }
     }
-    if let Some(head) = &head
-        && Some(head) != start_head.as_ref()
+}
+
+/// Applies every change not yet known to fail; on the first failure, names it.
+async fn apply_all<C: WriteConnection>(
+    connection: &mut C,
+    changes: &[&Change],
+    failures: &[Option<StoreError>],
+) -> Result<Vec<Vec<i64>>, (usize, StoreError)> {
+    let live = |index: &usize| failures[*index].is_none();
+    let mut head = None;
+    if let Some(first) = (0..changes.len())
+        .filter(live)
+        .find(|&i| !changes[i].audit.is_empty())
     {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(head.seq)
-            .bind(head.hash.clone())
-            .execute(&mut *tx)
-            .await?;
+        head = Some(
+            connection
+                .lock_head()
+                .await
+                .map_err(|error| (first, error))?,
+        );
     }
-    tx.commit().await?;
-    Ok(outcomes)
+    let start_head = head.clone();
+    let mut seqs = vec![Vec::new(); changes.len()];
+    for index in (0..changes.len()).filter(live) {
+        seqs[index] = apply_change(connection, changes[index], head.as_mut())
+            .await
+            .map_err(|error| (index, error))?;
+    }
+    if let Some(head) = head.filter(|head| Some(head) != start_head.as_ref()) {
+        let last = (0..changes.len()).filter(live).last().unwrap_or(0);
+        connection
+            .execute(
+                "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+                &[head.seq.into(), head.hash.into()],
+            )
+            .await
+            .map_err(|error| (last, error))?;
+    }
+    Ok(seqs)
 }
 
-/// Reads the chain head and, on PostgreSQL, locks it until commit, so writers in several
-/// processes extend one chain in turn.
-async fn lock_head(tx: &mut Transaction<'static, Any>) -> Result<Head, sqlx::Error> {
-    let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(match row {
-        Some(row) => Head {
-            seq: row.try_get(0)?,
-            hash: row.try_get(1)?,
-        },
-        None => Head {
-            seq: 0,
-            hash: GENESIS_HASH.to_owned(),
-        },
-    })
-}
-
-async fn apply_change(
-    tx: &mut Transaction<'static, Any>,
+async fn apply_change<C: WriteConnection>(
+    connection: &mut C,
     change: &Change,
     mut head: Option<&mut Head>,
 ) -> Result<Vec<i64>, StoreError> {
     for (index, statement) in change.statements.iter().enumerate() {
-        let query = statement.args.iter().fold(
-            sqlx::query(sqlx::AssertSqlSafe(statement.sql.clone())),
-            bind_arg,
-        );
-        let result = query
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_statement)?;
+        let affected = connection.execute(&statement.sql, &statement.args).await?;
         if let Expect::Rows(expected) = statement.expect
-            && result.rows_affected() != expected
+            && affected != expected
         {
             return Err(StoreError::Conflict {
                 statement: index,
                 expected,
-                affected: result.rows_affected(),
+                affected,
             });
         }
     }
     let mut seqs = Vec::with_capacity(change.audit.len());
     for record in &change.audit {
-        let head = head
-            .as_deref_mut()
-            .expect("the head is locked when a batch carries audit records");
+        let head = head.as_deref_mut().ok_or_else(|| {
+            StoreError::Database("the audit head was not locked for an audited change".into())
+        })?;
         let entry = AuditEntry::chain(head.seq, &head.hash, record.clone());
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at_us, actor, actor_role, action, subject_kind, subject_id, origin, before_json, after_json, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(entry.seq)
-        .bind(entry.record.at_us)
-        .bind(entry.record.actor)
-        .bind(entry.record.actor_role)
-        .bind(entry.record.action)
-        .bind(entry.record.subject_kind)
-        .bind(entry.record.subject_id)
-        .bind(entry.record.origin)
-        .bind(entry.record.before)
-        .bind(entry.record.after)
-        .bind(entry.prev_hash)
-        .bind(entry.hash.clone())
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_statement)?;
+        connection
+            .execute(
+                "INSERT INTO audit_log (seq, at_us, actor, actor_role, action, subject_kind, subject_id, origin, before_json, after_json, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[
+                    entry.seq.into(),
+                    entry.record.at_us.into(),
+                    entry.record.actor.into(),
+                    entry.record.actor_role.into(),
+                    entry.record.action.into(),
+                    entry.record.subject_kind.into(),
+                    entry.record.subject_id.into(),
+                    entry.record.origin.into(),
+                    entry.record.before.into(),
+                    entry.record.after.into(),
+                    entry.prev_hash.into(),
+                    entry.hash.clone().into(),
+                ],
+            )
+            .await?;
         head.seq = entry.seq;
         head.hash = entry.hash;
         seqs.push(entry.seq);
     }
     for message in &change.outbox {
-        sqlx::query(
-            "INSERT INTO outbox (topic, payload, created_at_us, next_attempt_at_us) VALUES ($1, $2, $3, $3)",
-        )
-        .bind(message.topic.clone())
-        .bind(message.payload.clone())
-        .bind(message.due_at_us)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::from_statement)?;
+        connection
+            .execute(
+                "INSERT INTO outbox (topic, payload, created_at_us, next_attempt_at_us) VALUES ($1, $2, $3, $3)",
+                &[
+                    message.topic.clone().into(),
+                    message.payload.clone().into(),
+                    message.due_at_us.into(),
+                ],
+            )
+            .await?;
     }
     Ok(seqs)
-}
-
-fn bind_arg<'q>(query: Query<'q, Any, AnyArguments>, arg: &Arg) -> Query<'q, Any, AnyArguments> {
-    match arg {
-        Arg::Int(value) => query.bind(*value),
-        Arg::Real(value) => query.bind(*value),
-        Arg::Text(value) => query.bind(value.clone()),
-        Arg::Bytes(value) => query.bind(value.clone()),
-    }
 }

@@ -317,16 +317,35 @@ async fn stale_updates_are_rejected_and_not_audited(db: &TestDb) {
 
 async fn concurrent_changes_share_one_commit(db: &TestDb) {
     let store = opened_with_probe(db).await;
-    // Enqueued before the writer runs (this test's runtime has one thread), so one batch.
+    // Another session holds the write lock, so the writer can start at most one batch while
+    // all hundred changes are queued; when the lock goes, the rest commit together.
+    let pool = db.raw_pool().await;
+    let mut blocker = pool.acquire().await.unwrap();
+    let lock: &[&'static str] = match db.location().backend() {
+        jz_store::Backend::Sqlite => &["BEGIN IMMEDIATE"],
+        jz_store::Backend::Postgres => &["BEGIN", "LOCK TABLE audit_head IN EXCLUSIVE MODE"],
+    };
+    for sql in lock {
+        blocker.execute(*sql).await.unwrap();
+    }
     let pending: Vec<_> = (0..100)
         .map(|n| store.write(insert_probe(&format!("p{n}"), T0 + n)))
         .collect();
+    blocker.execute("COMMIT").await.unwrap();
     let mut seqs = Vec::new();
+    let mut batches = Vec::new();
     for answer in pending {
         let committed = answer.await.unwrap();
-        assert_eq!(committed.batch_size, 100);
+        batches.push((committed.batch, committed.batch_size));
         seqs.extend(committed.audit_seqs);
     }
+    batches.dedup();
+    assert!(
+        batches.len() <= 2,
+        "100 queued changes took {} transactions",
+        batches.len()
+    );
+    assert_eq!(batches.iter().map(|(_, size)| size).sum::<usize>(), 100);
     assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
     assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 100);
     assert_eq!(

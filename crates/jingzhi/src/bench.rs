@@ -1,0 +1,193 @@
+//! `jingzhi bench`: benchmarks that run Jingzhi and a named baseline side by side in one process
+//! and print both absolute figures and their ratio.
+//!
+//! Shared machines are noisy, so each side runs several rounds, alternating, and the median is
+//! reported.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use jz_domain::audit::AuditRecord;
+use jz_store::{Change, Location, OutboxMessage, Statement, Store, StoreOptions, WriterOptions};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Concurrent writers in the store benchmark.
+    #[arg(long, default_value_t = 64)]
+    writers: usize,
+    /// Acknowledged writes per round of the group-commit side.
+    #[arg(long, default_value_t = 40_000)]
+    writes: usize,
+    /// Acknowledged writes per round of the one-transaction-per-write baseline (it is slower).
+    #[arg(long, default_value_t = 8_000)]
+    baseline_writes: usize,
+    /// Rounds per side; the median round is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    print_machine();
+    store_group_commit(&args).await
+}
+
+fn print_machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|name| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "machine: {cpu}, {cores} cores, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+}
+
+/// One round's outcome.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    writes_per_s: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn store_group_commit(args: &BenchArgs) -> anyhow::Result<()> {
+    println!(
+        "\n== store: acknowledged writes/s, SQLite WAL synchronous=FULL, {} concurrent writers ==",
+        args.writers
+    );
+    println!(
+        "   each write: 1 report row (2 secondary indexes) + 1 audit entry + 1 outbox message, durable when acknowledged"
+    );
+    let mut group = Vec::new();
+    let mut single = Vec::new();
+    for round in 1..=args.rounds {
+        let baseline = store_round(1, args.writers, args.baseline_writes).await?;
+        let ours = store_round(
+            WriterOptions::default().max_batch,
+            args.writers,
+            args.writes,
+        )
+        .await?;
+        println!(
+            "   round {round}: one-transaction-per-write {:>9.0} writes/s | group commit {:>9.0} writes/s",
+            baseline.writes_per_s, ours.writes_per_s
+        );
+        single.push(baseline);
+        group.push(ours);
+    }
+    let baseline = median(&mut single);
+    let ours = median(&mut group);
+    println!(
+        "   baseline  one transaction per write: {:>9.0} writes/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        baseline.writes_per_s,
+        ms(baseline.p50),
+        ms(baseline.p99)
+    );
+    println!(
+        "   jingzhi   group-commit writer:       {:>9.0} writes/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+        ours.writes_per_s,
+        ms(ours.p50),
+        ms(ours.p99)
+    );
+    println!(
+        "   ratio (median of {} rounds): group commit is {:.1}x one-transaction-per-write",
+        args.rounds,
+        ours.writes_per_s / baseline.writes_per_s
+    );
+    Ok(())
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn median(rounds: &mut [Round]) -> Round {
+    rounds.sort_by(|a, b| a.writes_per_s.total_cmp(&b.writes_per_s));
+    rounds[rounds.len() / 2]
+}
+
+async fn store_round(max_batch: usize, writers: usize, writes: usize) -> anyhow::Result<Round> {
+    let folder = tempfile::tempdir()?;
+    let options = StoreOptions {
+        writer: WriterOptions {
+            max_batch,
+            ..WriterOptions::default()
+        },
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&Location::data_dir(folder.path()), options).await?;
+    store
+        .write(Change::new()
+            .statement(Statement::new(
+                "CREATE TABLE bench_report (id TEXT PRIMARY KEY, writer BIGINT NOT NULL, category TEXT NOT NULL, grid TEXT NOT NULL, description TEXT NOT NULL, at_us BIGINT NOT NULL)",
+            ))
+            .statement(Statement::new("CREATE INDEX bench_report_grid ON bench_report (grid, at_us)"))
+            .statement(Statement::new("CREATE INDEX bench_report_category ON bench_report (category, at_us)")))
+        .await?;
+    let per_writer = writes.div_ceil(writers);
+    let sequence = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(writers);
+    for writer in 0..writers {
+        let store = store.clone();
+        let sequence = sequence.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_writer);
+            for n in 0..per_writer {
+                let sent = Instant::now();
+                let serial = sequence.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                store.write(report(writer, n, serial)).await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, jz_store::StoreError>(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(writes);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    store.close().await;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Ok(Round {
+        writes_per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    })
+}
+
+/// A report like intake writes it; ids are time-ordered (as UUIDv7 ids are), so rows append.
+fn report(writer: usize, n: usize, serial: i64) -> Change {
+    let at_us = 1_780_000_000_000_000 + serial;
+    let id = format!("{at_us:016x}-{writer:04x}");
+    Change::new()
+        .statement(
+            Statement::new("INSERT INTO bench_report (id, writer, category, grid, description, at_us) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(id.clone())
+                .bind(writer as i64)
+                .bind(format!("0{}001", n % 9 + 1))
+                .bind(format!("310101002001{:04}", n % 500))
+                .bind("人民广场附近人行道上有垃圾堆积，影响行人通行，请尽快处理。")
+                .bind(at_us),
+        )
+        .audit(AuditRecord {
+            at_us,
+            actor: format!("user:{writer}"),
+            actor_role: "grid_inspector".into(),
+            action: "report.create".into(),
+            subject_kind: "report".into(),
+            subject_id: id.clone(),
+            origin: "bench".into(),
+            before: None,
+            after: Some(format!("{{\"id\":\"{id}\"}}")),
+        })
+        .outbox(OutboxMessage { topic: "report.created".into(), payload: format!("{{\"id\":\"{id}\"}}"), due_at_us: at_us })
+}

@@ -1,0 +1,96 @@
+//! The one error-code table: every error a client can see has a stable snake_case code, an HTTP
+//! status and a message, and names the offending field when there is one.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jz_store::StoreError;
+use serde::Serialize;
+
+/// Every error code the API answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotFound,
+    StaleVersion,
+    ConstraintViolated,
+    StoreUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status each code is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::StaleVersion => StatusCode::CONFLICT,
+            ErrorCode::ConstraintViolated => StatusCode::CONFLICT,
+            ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.code.status(),
+            Json(serde_json::json!({ "error": self })),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// Internal causes are logged, never sent to clients.
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Conflict { .. } => ApiError::new(
+                ErrorCode::StaleVersion,
+                "the record changed since it was read; reload it and try again",
+            ),
+            StoreError::Constraint { kind, .. } => ApiError::new(
+                ErrorCode::ConstraintViolated,
+                format!("the request conflicts with existing data ({kind} constraint)"),
+            ),
+            StoreError::Closed | StoreError::Unreachable { .. } => {
+                tracing::error!(%error, "store unavailable");
+                ApiError::new(
+                    ErrorCode::StoreUnavailable,
+                    "the store is unavailable; try again later",
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "internal store error");
+                ApiError::new(ErrorCode::Internal, "internal error")
+            }
+        }
+    }
+}
+
+/// The answer for a path that does not exist.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no resource at {}", uri.path()),
+    )
+}
