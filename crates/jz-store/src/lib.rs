@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 use tokio::sync::Notify;
 
 pub use change::{Arg, Change, Committed, Expect, OutboxMessage, Statement};
@@ -230,6 +230,12 @@ async fn open_postgres(url: &str, masked: &str) -> Result<AnyPool, StoreError> {
             location: masked.to_owned(),
             reason: format!("{cause}"),
         })?)?;
+    // One direct attempt first: the pool retries a refused connection until its deadline,
+    // but a person wants to hear at once that nothing listens there.
+    let probe = sqlx::AnyConnection::connect_with(&options)
+        .await
+        .map_err(|cause| unreachable_error(masked, Backend::Postgres, &cause))?;
+    probe.close().await?;
     let pool = AnyPoolOptions::new()
         .max_connections(1)
         .min_connections(1)

@@ -273,7 +273,7 @@ async fn apply_all<C: WriteConnection>(
             .map_err(|error| (index, error))?;
     }
     if let Some(head) = head.filter(|head| Some(head) != start_head.as_ref()) {
-        let last = (0..changes.len()).filter(live).last().unwrap_or(0);
+        let last = (0..changes.len()).rev().find(live).unwrap_or(0);
         connection
             .execute(
                 "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
