@@ -5,3 +5,5 @@
 //! depends on no async runtime, database or HTTP crate.
 
 pub mod audit;
+pub mod division;
+pub mod goal;

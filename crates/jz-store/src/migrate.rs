@@ -19,18 +19,32 @@ pub struct Migration {
 }
 
 /// The SQLite migrations, in order.
-pub const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
-}];
+pub const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/sqlite/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "city_model",
+        sql: include_str!("../migrations/sqlite/0002_city_model.sql"),
+    },
+];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
-pub const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "city_model",
+        sql: include_str!("../migrations/postgres/0002_city_model.sql"),
+    },
+];
 
 /// The migrations for a backend.
 pub fn migrations_for(backend: Backend) -> &'static [Migration] {

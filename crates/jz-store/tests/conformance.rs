@@ -93,14 +93,15 @@ async fn opened_with_probe(db: &TestDb) -> Store {
 }
 
 async fn migrations_apply_once_on_open(db: &TestDb) {
+    let known = jz_store::migrate::migrations_for(db.location().backend()).len() as i64;
     let store = db.open().await;
-    assert_eq!(store.schema_version(), 1);
+    assert_eq!(store.schema_version(), known);
     store.close().await;
     let store = db.open().await;
-    assert_eq!(store.schema_version(), 1);
+    assert_eq!(store.schema_version(), known);
     assert_eq!(
         count(&store, "SELECT COUNT(*) FROM jz_schema_migrations").await,
-        1
+        known
     );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_head").await, 1);
 }
@@ -211,6 +212,9 @@ async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
     let store = opened_with_probe(db).await;
     store.write(insert_probe("taken", T0)).await.unwrap();
     // Three changes queued together: the middle one inserts a part, then breaks a unique key.
+    // A blocker holds the write lock so they queue up and share one batch.
+    let mut blocker = hold_write_lock(db).await;
+    let marker = store.write(insert_probe("marker", T0));
     let first = store.write(insert_probe("a", T0 + 1));
     let broken = store.write(
         Change::new()
@@ -231,6 +235,8 @@ async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
             }),
     );
     let last = store.write(insert_probe("c", T0 + 3));
+    blocker.execute("COMMIT").await.unwrap();
+    marker.await.unwrap();
     let (first, broken, last) = tokio::join!(first, broken, last);
     let (first, last) = (first.unwrap(), last.unwrap());
     match broken.unwrap_err() {
@@ -244,13 +250,13 @@ async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
         first.batch, last.batch,
         "the good changes committed together"
     );
-    assert_eq!(first.audit_seqs, vec![2]);
+    assert_eq!(first.audit_seqs, vec![3]);
     assert_eq!(
         last.audit_seqs,
-        vec![3],
+        vec![4],
         "the rolled-back change left no gap in the chain"
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 3);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 4);
     assert_eq!(
         count(
             &store,
@@ -259,7 +265,7 @@ async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
         .await,
         0
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 3);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 4);
     assert!(
         store
             .audit_entries_for("probe", "b")
@@ -269,7 +275,7 @@ async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
     );
     assert_eq!(
         store.verify_audit_chain().await.unwrap().unwrap().entries,
-        3
+        4
     );
 }
 
@@ -315,10 +321,9 @@ async fn stale_updates_are_rejected_and_not_audited(db: &TestDb) {
     );
 }
 
-async fn concurrent_changes_share_one_commit(db: &TestDb) {
-    let store = opened_with_probe(db).await;
-    // Another session holds the write lock, so the writer can start at most one batch while
-    // all hundred changes are queued; when the lock goes, the rest commit together.
+/// Takes the database's write lock in another session: the writer waits (it may hold at most
+/// the one batch it had started) until the returned connection runs `COMMIT`.
+async fn hold_write_lock(db: &TestDb) -> sqlx::pool::PoolConnection<sqlx::Any> {
     let pool = db.raw_pool().await;
     let mut blocker = pool.acquire().await.unwrap();
     let lock: &[&'static str] = match db.location().backend() {
@@ -328,6 +333,14 @@ async fn concurrent_changes_share_one_commit(db: &TestDb) {
     for sql in lock {
         blocker.execute(*sql).await.unwrap();
     }
+    blocker
+}
+
+async fn concurrent_changes_share_one_commit(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    // Another session holds the write lock, so the writer can start at most one batch while
+    // all hundred changes are queued; when the lock goes, the rest commit together.
+    let mut blocker = hold_write_lock(db).await;
     let pending: Vec<_> = (0..100)
         .map(|n| store.write(insert_probe(&format!("p{n}"), T0 + n)))
         .collect();
