@@ -24,11 +24,27 @@ pub struct BenchArgs {
     /// Rounds per side; the median round is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Run only these benchmarks (store, locate); all when absent.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// PostgreSQL with PostGIS for the baselines that need it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:54329/postgres")]
+    postgis: String,
+    /// Random point lookups per side of the locate benchmark (PostGIS gets a twentieth).
+    #[arg(long, default_value_t = 1_000_000)]
+    lookups: usize,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     print_machine();
-    store_group_commit(&args).await
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    if wanted("store") {
+        store_group_commit(&args).await?;
+    }
+    if wanted("locate") {
+        crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups).await?;
+    }
+    Ok(())
 }
 
 fn print_machine() {

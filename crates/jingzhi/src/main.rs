@@ -1,6 +1,9 @@
 //! The `jingzhi` command: wiring of the store, the HTTP server and the tools around them.
 
 mod bench;
+mod bench_locate;
+mod city;
+mod zones;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,6 +71,20 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Import a city's divisions, generating missing boundaries and unit grids.
+    Import {
+        #[command(subcommand)]
+        command: city::ImportCommand,
+    },
+    /// Locate a point: division path and unit grid.
+    Locate(city::LocateArgs),
+    /// Export one level of the city model (city, district, street, community, grid) as GeoJSON.
+    Export(city::ExportArgs),
+    /// Zone types, zones and their goal clusters.
+    Zones {
+        #[command(subcommand)]
+        command: zones::ZonesCommand,
+    },
     /// Inspect the audit trail.
     Audit {
         #[command(subcommand)]
@@ -88,7 +105,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("JINGZHI_LOG")
-                .unwrap_or_else(|_| "jingzhi=info,jz_=info,warn".into()),
+                .unwrap_or_else(|_| "jingzhi=info,jz_=info,sqlx=error,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -138,6 +155,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Import { command } => {
+            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
+            let outcome = city::import(&store, command).await;
+            store.close().await;
+            outcome?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Locate(args) => {
+            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
+            let outcome = city::locate(&store, args).await;
+            store.close().await;
+            outcome?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
+            let outcome = city::export(&store, args).await;
+            store.close().await;
+            outcome?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Zones { command } => {
+            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
+            let outcome = zones::run(&store, command, city::cli_actor("jingzhi zones")).await;
+            store.close().await;
+            outcome?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -152,10 +197,15 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
             format!("cannot listen on {listen}; choose another address with --listen")
         })?;
     let address = listener.local_addr()?;
-    println!("jingzhi serving {} on http://{address}", store.location());
+    jz_app::zones::seed_zone_types(&store, &city::cli_actor("jingzhi serve")).await?;
+    let model = jz_app::city::load_model(&store).await?;
+    tracing::info!(grids = model.grid_count(), "city model loaded");
+    let city = std::sync::Arc::new(jz_app::city::SharedCity::new(model));
     let app = jz_http::router(jz_http::AppState {
         store: store.clone(),
+        city,
     });
+    println!("jingzhi serving {} on http://{address}", store.location());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

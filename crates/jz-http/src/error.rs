@@ -11,7 +11,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    InvalidParameter,
+    InvalidBody,
     NotFound,
+    OutsideCity,
+    NoBoundaries,
     StaleVersion,
     ConstraintViolated,
     StoreUnavailable,
@@ -22,7 +26,10 @@ impl ErrorCode {
     /// The HTTP status each code is answered with.
     pub fn status(self) -> StatusCode {
         match self {
+            ErrorCode::InvalidParameter | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::OutsideCity => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::NoBoundaries => StatusCode::CONFLICT,
             ErrorCode::StaleVersion => StatusCode::CONFLICT,
             ErrorCode::ConstraintViolated => StatusCode::CONFLICT,
             ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -47,6 +54,12 @@ impl ApiError {
             message: message.into(),
             field: None,
         }
+    }
+
+    /// Names the offending field.
+    pub fn field(mut self, field: &str) -> ApiError {
+        self.field = Some(field.to_owned());
+        self
     }
 }
 

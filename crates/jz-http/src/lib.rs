@@ -3,6 +3,7 @@
 //! Handlers parse requests into domain types, call the store or the use cases, and answer with
 //! wire types. Every error leaves through [`error::ApiError`], one table of stable codes.
 
+mod city;
 pub mod error;
 mod health;
 
@@ -21,12 +22,13 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    pub city: std::sync::Arc<jz_app::city::SharedCity>,
 }
 
 /// The whole HTTP interface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", health::routes())
+        .nest("/api/v1", health::routes().merge(city::routes()))
         .fallback(error::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

@@ -30,6 +30,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "city_model",
         sql: include_str!("../migrations/sqlite/0002_city_model.sql"),
     },
+    Migration {
+        version: 3,
+        name: "zones",
+        sql: include_str!("../migrations/sqlite/0003_zones.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -43,6 +48,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "city_model",
         sql: include_str!("../migrations/postgres/0002_city_model.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "zones",
+        sql: include_str!("../migrations/postgres/0003_zones.sql"),
     },
 ];
 
