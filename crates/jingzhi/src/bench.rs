@@ -33,6 +33,9 @@ pub struct BenchArgs {
     /// Random point lookups per side of the locate benchmark (PostGIS gets a twentieth).
     #[arg(long, default_value_t = 1_000_000)]
     lookups: usize,
+    /// Use only the first N grids in code order (a contiguous part of the city); 0 = all.
+    #[arg(long, default_value_t = 0)]
+    locate_grids: usize,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -42,7 +45,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         store_group_commit(&args).await?;
     }
     if wanted("locate") {
-        crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups).await?;
+        crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups, args.locate_grids).await?;
     }
     Ok(())
 }

@@ -96,7 +96,8 @@ fn mapping_of(args: &ImportDivisions) -> anyhow::Result<FieldMapping> {
     })
 }
 
-fn now_us() -> i64 {
+/// Microseconds since the Unix epoch by the system clock.
+pub fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)

@@ -203,14 +203,25 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
     let city = std::sync::Arc::new(jz_app::city::SharedCity::new(model));
     let app = jz_http::router(jz_http::AppState {
         store: store.clone(),
-        city,
+        city: city.clone(),
     });
+    // Background work from the outbox: rebuild the city model when an import (from any
+    // process) or a zone change commits.
+    let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
+    let relay = jz_store::OutboxRelay::new(
+        store.clone(),
+        jz_app::city::CityReloader { store: store.clone(), city: city.clone() },
+        jz_store::RetryPolicy::default(),
+    );
+    let relay = tokio::spawn(relay.run(city::now_us, std::time::Duration::from_secs(1), relay_stopped));
     println!("jingzhi serving {} on http://{address}", store.location());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = stop_relay.send(true);
+    let _ = relay.await;
     store.close().await;
     Ok(())
 }

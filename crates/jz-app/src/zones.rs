@@ -369,7 +369,13 @@ pub async fn create_zone(
             Some(goals.clone()),
         )),
         None => change,
-    };
+    }
+    // Running servers rebuild their model so locate finds the new zone.
+    .outbox(jz_store::OutboxMessage {
+        topic: crate::city::store::CITY_MODEL_CHANGED.into(),
+        payload: serde_json::json!({ "zone": id }).to_string(),
+        due_at_us: actor.at_us,
+    });
     store.write(change).await.map_err(|error| match error {
         StoreError::Constraint { .. } => {
             ZoneError::InvalidZone(format!("zone `{id}` already exists"))

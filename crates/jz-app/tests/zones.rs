@@ -33,9 +33,7 @@ const CITY: &str = r#"{"type":"FeatureCollection","features":[
 ]}"#;
 const CODES: &str = "code,name,level,parent_code\n330102001000,S,street,330102000000\n330102001001,C,community,330102001000\n";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn goal_clusters_are_validated_versioned_and_kept_with_history() {
-    let db = TestDb::sqlite();
+async fn goal_clusters_are_validated_versioned_and_kept_with_history(db: &TestDb) {
     let store = db.open().await;
     assert_eq!(zones::seed_zone_types(&store, &actor(1)).await.unwrap(), 7);
     assert_eq!(
@@ -149,9 +147,7 @@ async fn goal_clusters_are_validated_versioned_and_kept_with_history() {
     assert!(matches!(again, Err(ZoneError::ZoneTypeExists(_))));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zones_by_polygon_or_grids_are_found_by_locate() {
-    let db = TestDb::sqlite();
+async fn zones_by_polygon_or_grids_are_found_by_locate(db: &TestDb) {
     let store = db.open().await;
     let quiet: Box<dyn Fn(Stage, usize, usize) + Send + Sync> = Box::new(|_, _, _| {});
     jz_app::city::import(
@@ -262,4 +258,54 @@ async fn zones_by_polygon_or_grids_are_found_by_locate() {
     assert_eq!(reverted.goals_override, None);
     let history = zones::goal_history(&store, "zone:old").await.unwrap();
     assert_eq!(history.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_model_is_rebuilt_when_the_outbox_says_the_city_changed() {
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let city = std::sync::Arc::new(jz_app::city::SharedCity::new(load_model(&store).await.unwrap()));
+    assert!(matches!(city.current().locate(120.01, 30.01, Datum::Wgs84), Err(jz_app::city::LocateError::NoBoundaries)));
+    let quiet: Box<dyn Fn(Stage, usize, usize) + Send + Sync> = Box::new(|_, _, _| {});
+    jz_app::city::import(
+        &store,
+        vec![SourceFile { name: "c.geojson".into(), content: CITY.into() }, SourceFile { name: "c.csv".into(), content: CODES.into() }],
+        FieldMapping::default(),
+        ImportOptions::default(),
+        actor(1),
+        quiet,
+    )
+    .await
+    .unwrap();
+    let relay = jz_store::OutboxRelay::new(
+        store.clone(),
+        jz_app::city::CityReloader { store: store.clone(), city: city.clone() },
+        jz_store::RetryPolicy::default(),
+    );
+    let round = relay.run_once(1).await.unwrap();
+    assert_eq!((round.delivered, round.failed), (1, 0));
+    assert!(city.current().locate(120.01, 30.01, Datum::Wgs84).unwrap().grid.is_some());
+    assert_eq!(store.outbox_pending().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_goal_clusters_are_validated_versioned_and_kept_with_history() {
+    goal_clusters_are_validated_versioned_and_kept_with_history(&TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_goal_clusters_are_validated_versioned_and_kept_with_history() {
+    let Some(db) = TestDb::postgres().await else { return };
+    goal_clusters_are_validated_versioned_and_kept_with_history(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_zones_by_polygon_or_grids_are_found_by_locate() {
+    zones_by_polygon_or_grids_are_found_by_locate(&TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_zones_by_polygon_or_grids_are_found_by_locate() {
+    let Some(db) = TestDb::postgres().await else { return };
+    zones_by_polygon_or_grids_are_found_by_locate(&db).await;
 }

@@ -57,3 +57,21 @@ impl SharedCity {
         Ok(())
     }
 }
+
+/// Rebuilds the shared model when the outbox says boundaries or zones changed.
+#[derive(Debug, Clone)]
+pub struct CityReloader {
+    pub store: jz_store::Store,
+    pub city: std::sync::Arc<SharedCity>,
+}
+
+impl jz_store::OutboxHandler for CityReloader {
+    async fn deliver(&self, item: &jz_store::OutboxItem) -> Result<(), String> {
+        if item.topic != store::CITY_MODEL_CHANGED {
+            return Err(format!("no handler for outbox topic `{}`", item.topic));
+        }
+        self.city.reload(&self.store).await.map_err(|error| error.to_string())?;
+        tracing::info!(grids = self.city.current().grid_count(), "city model rebuilt");
+        Ok(())
+    }
+}

@@ -6,11 +6,15 @@ use geo::BoundingRect;
 use geo_types::{MultiPolygon, Point};
 use jz_domain::audit::AuditRecord;
 use jz_domain::division::{DivisionCode, DivisionLevel, GridCode};
-use jz_store::{Change, Committed, Statement, Store, StoreError};
+use jz_store::{Change, Committed, OutboxMessage, Statement, Store, StoreError};
 use sqlx::Row;
 
 use super::plan::{ImportPlan, PlannedDivision};
 use super::source::geometry_from_json;
+
+/// The outbox topic written whenever boundaries or zones change: running servers rebuild their
+/// in-memory model when it is delivered, whichever process made the change.
+pub const CITY_MODEL_CHANGED: &str = "city_model.changed";
 
 /// Encodes a geometry as compact GeoJSON geometry text (7 decimals: about 1 cm).
 pub fn geometry_to_json(polygon: &MultiPolygon<f64>) -> String {
@@ -122,7 +126,13 @@ pub fn import_change(
             .bind(neighbours.join(",")),
         );
     }
-    change.audit(AuditRecord {
+    change
+        .outbox(OutboxMessage {
+            topic: CITY_MODEL_CHANGED.into(),
+            payload: summary.to_string(),
+            due_at_us: at_us,
+        })
+        .audit(AuditRecord {
         at_us,
         actor: actor.to_owned(),
         actor_role: "administrator".into(),
