@@ -45,7 +45,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         store_group_commit(&args).await?;
     }
     if wanted("locate") {
-        crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups, args.locate_grids).await?;
+        crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups, args.locate_grids)
+            .await?;
     }
     Ok(())
 }

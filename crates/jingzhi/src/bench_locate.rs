@@ -21,7 +21,11 @@ impl Points {
     }
 }
 
-pub async fn locate_vs_postgis(postgis_url: &str, lookups: usize, limit: usize) -> anyhow::Result<()> {
+pub async fn locate_vs_postgis(
+    postgis_url: &str,
+    lookups: usize,
+    limit: usize,
+) -> anyhow::Result<()> {
     println!(
         "\n== locate: point -> unit grid, in-memory index vs PostGIS ST_Contains + GiST, one client each =="
     );
@@ -57,31 +61,59 @@ pub async fn locate_vs_postgis(postgis_url: &str, lookups: usize, limit: usize) 
     })
     .await?
     .map_err(|problems| anyhow::anyhow!("planning Shanghai failed: {} problems", problems.len()))?;
-    let take = if limit == 0 { plan.grids.len() } else { limit.min(plan.grids.len()) };
-    let grids: Vec<(String, geo_types::MultiPolygon<f64>)> =
-        plan.grids.iter().take(take).map(|g| (g.code.to_string(), g.polygon.clone())).collect();
+    let take = if limit == 0 {
+        plan.grids.len()
+    } else {
+        limit.min(plan.grids.len())
+    };
+    let grids: Vec<(String, geo_types::MultiPolygon<f64>)> = plan
+        .grids
+        .iter()
+        .take(take)
+        .map(|g| (g.code.to_string(), g.polygon.clone()))
+        .collect();
     println!(
         "   grids: {} of Shanghai's {} (generated in {:.1} s)",
         grids.len(),
         plan.grids.len(),
         started.elapsed().as_secs_f64()
     );
-    anyhow::ensure!(grids.len() >= 200_000, "the benchmark needs at least 200,000 grids");
+    anyhow::ensure!(
+        grids.len() >= 200_000,
+        "the benchmark needs at least 200,000 grids"
+    );
     // Random points over the bounding box of the grids used (some fall between or outside them).
-    let bounds = geo_types::MultiPolygon(grids.iter().flat_map(|(_, p)| p.0.iter().cloned()).collect())
-        .bounding_rect()
-        .context("no grids")?;
+    let bounds = geo_types::MultiPolygon(
+        grids
+            .iter()
+            .flat_map(|(_, p)| p.0.iter().cloned())
+            .collect(),
+    )
+    .bounding_rect()
+    .context("no grids")?;
     // Two samples: points anywhere over the grids' bounding box (many miss), and points inside
     // randomly chosen grids' boxes (nearly all hit: the case of a report inside the city).
     let mut points = Points(0x5EED_1234_5678);
     let uniform: Vec<(f64, f64)> = (0..lookups)
-        .map(|_| (bounds.min().x + points.next_unit() * bounds.width(), bounds.min().y + points.next_unit() * bounds.height()))
+        .map(|_| {
+            (
+                bounds.min().x + points.next_unit() * bounds.width(),
+                bounds.min().y + points.next_unit() * bounds.height(),
+            )
+        })
         .collect();
-    let boxes: Vec<geo_types::Rect<f64>> = grids.iter().filter_map(|(_, p)| p.bounding_rect()).collect();
+    let boxes: Vec<geo_types::Rect<f64>> = grids
+        .iter()
+        .filter_map(|(_, p)| p.bounding_rect())
+        .collect();
     let sample: Vec<(f64, f64)> = (0..lookups)
         .map(|_| {
-            let cell = boxes[((points.next_unit() * boxes.len() as f64) as usize).min(boxes.len() - 1)];
-            (cell.min().x + points.next_unit() * cell.width(), cell.min().y + points.next_unit() * cell.height())
+            let cell =
+                boxes[((points.next_unit() * boxes.len() as f64) as usize).min(boxes.len() - 1)];
+            (
+                cell.min().x + points.next_unit() * cell.width(),
+                cell.min().y + points.next_unit() * cell.height(),
+            )
         })
         .collect();
     let built = Instant::now();
@@ -109,7 +141,12 @@ pub async fn locate_vs_postgis(postgis_url: &str, lookups: usize, limit: usize) 
     // One client: a single connection, statements prepared once.
     let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(postgis_url)
         .await
-        .with_context(|| format!("PostGIS at {} is needed for the baseline (start it with: cargo xtask services)", jz_store::mask_password(postgis_url)))?;
+        .with_context(|| {
+            format!(
+                "PostGIS at {} is needed for the baseline (start it with: cargo xtask services)",
+                jz_store::mask_password(postgis_url)
+            )
+        })?;
     sqlx::query("CREATE EXTENSION IF NOT EXISTS postgis")
         .execute(&mut connection)
         .await?;
@@ -141,7 +178,9 @@ pub async fn locate_vs_postgis(postgis_url: &str, lookups: usize, limit: usize) 
     sqlx::query("CREATE INDEX jz_bench_grid_geom ON jz_bench_grid USING GIST (geom)")
         .execute(&mut connection)
         .await?;
-    sqlx::query("ANALYZE jz_bench_grid").execute(&mut connection).await?;
+    sqlx::query("ANALYZE jz_bench_grid")
+        .execute(&mut connection)
+        .await?;
     println!(
         "   PostGIS table loaded and indexed in {:.1} s",
         loading.elapsed().as_secs_f64()
@@ -156,7 +195,10 @@ pub async fn locate_vs_postgis(postgis_url: &str, lookups: usize, limit: usize) 
         .iter()
         .map(|row| row.get::<String, _>(0))
         .collect();
-    anyhow::ensure!(plan.iter().any(|line| line.contains("jz_bench_grid_geom")), "PostGIS does not use the GiST index: {plan:?}");
+    anyhow::ensure!(
+        plan.iter().any(|line| line.contains("jz_bench_grid_geom")),
+        "PostGIS does not use the GiST index: {plan:?}"
+    );
     let timed = Instant::now();
     let mut baseline_answers = Vec::with_capacity(baseline_sample.len());
     for &(x, y) in baseline_sample {

@@ -210,10 +210,17 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
     let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
     let relay = jz_store::OutboxRelay::new(
         store.clone(),
-        jz_app::city::CityReloader { store: store.clone(), city: city.clone() },
+        jz_app::city::CityReloader {
+            store: store.clone(),
+            city: city.clone(),
+        },
         jz_store::RetryPolicy::default(),
     );
-    let relay = tokio::spawn(relay.run(city::now_us, std::time::Duration::from_secs(1), relay_stopped));
+    let relay = tokio::spawn(relay.run(
+        city::now_us,
+        std::time::Duration::from_secs(1),
+        relay_stopped,
+    ));
     println!("jingzhi serving {} on http://{address}", store.location());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

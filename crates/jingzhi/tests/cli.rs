@@ -187,3 +187,152 @@ fn serve_answers_health_with_the_durability_it_runs_with() {
     let error: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["error"]["code"], "not_found");
 }
+
+const CITY: &str = r#"{"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"adcode":"330100","NAME":"Test City","kind":"prefecture"},
+   "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.02,30.00],[120.02,30.02],[120.00,30.02],[120.00,30.00]]]}},
+  {"type":"Feature","properties":{"adcode":"330102","NAME":"Only District","kind":"county"},
+   "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.02,30.00],[120.02,30.02],[120.00,30.02],[120.00,30.00]]]}}
+]}"#;
+const CODES: &str = "adcode,NAME,kind\n330102001,One Street,town\n330102001001,North,village\n330102001002,South,village\n";
+
+#[test]
+fn import_locate_export_and_zones_from_the_command_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    let data = data.to_str().unwrap();
+    let city = folder.path().join("city.geojson");
+    let codes = folder.path().join("codes.csv");
+    std::fs::write(&city, CITY).unwrap();
+    std::fs::write(&codes, CODES).unwrap();
+    let mapping = [
+        "--code-field",
+        "adcode",
+        "--name-field",
+        "NAME",
+        "--level-field",
+        "kind",
+        "--parent-field",
+        "none",
+        "--level-map",
+        "prefecture=city",
+        "--level-map",
+        "county=district",
+    ];
+    let mut args = vec![
+        "--data",
+        data,
+        "import",
+        "divisions",
+        city.to_str().unwrap(),
+        codes.to_str().unwrap(),
+    ];
+    args.extend(mapping);
+    let output = jingzhi(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        stdout.contains("community        2  (2 generated)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("grids "), "{stdout}");
+
+    let output = jingzhi(&["--data", data, "locate", "120.005", "30.005"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        stdout.contains("district 330102000000 Only District"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[generated boundary]"), "{stdout}");
+    let grid_line = stdout.lines().find(|l| l.starts_with("grid ")).unwrap();
+    assert!(
+        grid_line
+            .trim_start_matches("grid")
+            .trim()
+            .starts_with("33010200100"),
+        "{stdout}"
+    );
+
+    let output = jingzhi(&["--data", data, "locate", "121.0", "31.0"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("outside the city: the nearest division is Only District"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = jingzhi(&["--data", data, "export", "community"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let layer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let features = layer["features"].as_array().unwrap();
+    assert_eq!(features.len(), 2);
+    assert!(
+        features
+            .iter()
+            .all(|f| f["properties"]["generated"] == true)
+    );
+
+    let output = jingzhi(&[
+        "--data",
+        data,
+        "zones",
+        "set-type-goals",
+        "old_town",
+        "--goal",
+        "satisfaction_rate=0.7:0.9",
+        "--goal",
+        "rework_rate=0.2:0.05",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "weights summing to 0.9 must be refused"
+    );
+    assert!(
+        stderr(&output).contains("the weights sum to 0.9"),
+        "{}",
+        stderr(&output)
+    );
+    let output = jingzhi(&[
+        "--data",
+        data,
+        "zones",
+        "set-type-goals",
+        "old_town",
+        "--goal",
+        "satisfaction_rate=0.8:0.9",
+        "--goal",
+        "rework_rate=0.2:0.05",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = jingzhi(&["--data", data, "zones", "history", "zone_type:old_town"]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("goal_cluster.update"),
+        "{stdout}"
+    );
+
+    // A broken file: every problem is listed and nothing changes.
+    std::fs::write(&codes, "adcode,NAME,kind\n33010200X,Bad,town\n").unwrap();
+    let mut args = vec![
+        "--data",
+        data,
+        "import",
+        "divisions",
+        codes.to_str().unwrap(),
+    ];
+    args.extend(mapping);
+    let output = jingzhi(&args);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("line 2 (33010200X): `33010200X` is not a division code"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -385,8 +385,14 @@ const SMALL_CODES: &str = "code,name,level,parent_code,population\n330102001000,
 
 fn small_city() -> Vec<SourceFile> {
     vec![
-        SourceFile { name: "city.geojson".into(), content: SMALL_CITY.into() },
-        SourceFile { name: "codes.csv".into(), content: SMALL_CODES.into() },
+        SourceFile {
+            name: "city.geojson".into(),
+            content: SMALL_CITY.into(),
+        },
+        SourceFile {
+            name: "codes.csv".into(),
+            content: SMALL_CODES.into(),
+        },
     ]
 }
 
@@ -401,47 +407,107 @@ async fn grid_rows(store: &Store) -> Vec<(String, i64)> {
 }
 
 async fn area_of(store: &Store, code: &str) -> f64 {
-    sqlx::query("SELECT area_m2 FROM division WHERE code = $1").bind(code.to_owned()).fetch_one(store.reader()).await.unwrap().try_get(0).unwrap()
+    sqlx::query("SELECT area_m2 FROM division WHERE code = $1")
+        .bind(code.to_owned())
+        .fetch_one(store.reader())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
 }
 
 async fn regeneration_and_replacement(db: &TestDb) {
     let store = db.open().await;
-    let mapping = FieldMapping { weight: Some("population".into()), ..FieldMapping::default() };
-    jz_app::city::import(&store, small_city(), mapping.clone(), ImportOptions::default(), actor(), quiet()).await.unwrap();
+    let mapping = FieldMapping {
+        weight: Some("population".into()),
+        ..FieldMapping::default()
+    };
+    jz_app::city::import(
+        &store,
+        small_city(),
+        mapping.clone(),
+        ImportOptions::default(),
+        actor(),
+        quiet(),
+    )
+    .await
+    .unwrap();
     let first = grid_rows(&store).await;
     assert!(first.len() > 100, "{} grids", first.len());
     // Community sizes follow the weight column: C2 has three times C1's population.
-    let (c1, c2) = (area_of(&store, "330102001001").await, area_of(&store, "330102001002").await);
+    let (c1, c2) = (
+        area_of(&store, "330102001001").await,
+        area_of(&store, "330102001002").await,
+    );
     assert!((c2 / c1 - 3.0).abs() < 0.01, "C2/C1 = {}", c2 / c1);
 
     // The same inputs and seed give the same grid codes and areas.
-    jz_app::city::import(&store, small_city(), mapping.clone(), ImportOptions::default(), actor(), quiet()).await.unwrap();
+    jz_app::city::import(
+        &store,
+        small_city(),
+        mapping.clone(),
+        ImportOptions::default(),
+        actor(),
+        quiet(),
+    )
+    .await
+    .unwrap();
     assert_eq!(grid_rows(&store).await, first);
 
     // A real polygon for West Street replaces its generated one; its communities are generated
     // again inside it, and East Street takes the rest of the district.
     let west = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"330102001000","name":"West Street","level":"street","parent_code":"330102000000"},
       "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.005,30.00],[120.005,30.02],[120.00,30.02],[120.00,30.00]]]}}]}"#;
-    jz_app::city::import(&store, vec![SourceFile { name: "west.geojson".into(), content: west.into() }], mapping, ImportOptions::default(), actor(), quiet())
-        .await
-        .unwrap();
-    let generated: Vec<(String, i64)> = sqlx::query("SELECT code, generated FROM division WHERE level = 'street' ORDER BY code")
-        .fetch_all(store.reader())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
-        .collect();
-    assert_eq!(generated, vec![("330102001000".to_owned(), 0), ("330102002000".to_owned(), 1)]);
-    let (west_area, east_area, district_area) =
-        (area_of(&store, "330102001000").await, area_of(&store, "330102002000").await, area_of(&store, "330102000000").await);
-    assert!((west_area / district_area - 0.25).abs() < 1e-3, "{west_area} of {district_area}");
+    jz_app::city::import(
+        &store,
+        vec![SourceFile {
+            name: "west.geojson".into(),
+            content: west.into(),
+        }],
+        mapping,
+        ImportOptions::default(),
+        actor(),
+        quiet(),
+    )
+    .await
+    .unwrap();
+    let generated: Vec<(String, i64)> =
+        sqlx::query("SELECT code, generated FROM division WHERE level = 'street' ORDER BY code")
+            .fetch_all(store.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
+            .collect();
+    assert_eq!(
+        generated,
+        vec![
+            ("330102001000".to_owned(), 0),
+            ("330102002000".to_owned(), 1)
+        ]
+    );
+    let (west_area, east_area, district_area) = (
+        area_of(&store, "330102001000").await,
+        area_of(&store, "330102002000").await,
+        area_of(&store, "330102000000").await,
+    );
+    assert!(
+        (west_area / district_area - 0.25).abs() < 1e-3,
+        "{west_area} of {district_area}"
+    );
     assert!(((west_area + east_area) - district_area).abs() / district_area < 1e-6);
-    let communities_in_west = area_of(&store, "330102001001").await + area_of(&store, "330102001002").await;
-    assert!((communities_in_west - west_area).abs() / west_area < 1e-6, "{communities_in_west} vs {west_area}");
+    let communities_in_west =
+        area_of(&store, "330102001001").await + area_of(&store, "330102001002").await;
+    assert!(
+        (communities_in_west - west_area).abs() / west_area < 1e-6,
+        "{communities_in_west} vs {west_area}"
+    );
     let model = load_model(&store).await.unwrap();
     let located = model.locate(120.002, 30.01, Datum::Wgs84).unwrap();
-    assert_eq!(located.at(DivisionLevel::Street).unwrap().name, "West Street");
+    assert_eq!(
+        located.at(DivisionLevel::Street).unwrap().name,
+        "West Street"
+    );
     assert!(!located.at(DivisionLevel::Street).unwrap().generated);
     assert!(located.at(DivisionLevel::Community).unwrap().generated);
     assert!(store.verify_audit_chain().await.unwrap().is_ok());
@@ -454,6 +520,8 @@ async fn sqlite_regenerates_identically_and_real_polygons_replace_generated_ones
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_regenerates_identically_and_real_polygons_replace_generated_ones() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     regeneration_and_replacement(&db).await;
 }

@@ -264,12 +264,26 @@ async fn zones_by_polygon_or_grids_are_found_by_locate(db: &TestDb) {
 async fn a_running_model_is_rebuilt_when_the_outbox_says_the_city_changed() {
     let db = TestDb::sqlite();
     let store = db.open().await;
-    let city = std::sync::Arc::new(jz_app::city::SharedCity::new(load_model(&store).await.unwrap()));
-    assert!(matches!(city.current().locate(120.01, 30.01, Datum::Wgs84), Err(jz_app::city::LocateError::NoBoundaries)));
+    let city = std::sync::Arc::new(jz_app::city::SharedCity::new(
+        load_model(&store).await.unwrap(),
+    ));
+    assert!(matches!(
+        city.current().locate(120.01, 30.01, Datum::Wgs84),
+        Err(jz_app::city::LocateError::NoBoundaries)
+    ));
     let quiet: Box<dyn Fn(Stage, usize, usize) + Send + Sync> = Box::new(|_, _, _| {});
     jz_app::city::import(
         &store,
-        vec![SourceFile { name: "c.geojson".into(), content: CITY.into() }, SourceFile { name: "c.csv".into(), content: CODES.into() }],
+        vec![
+            SourceFile {
+                name: "c.geojson".into(),
+                content: CITY.into(),
+            },
+            SourceFile {
+                name: "c.csv".into(),
+                content: CODES.into(),
+            },
+        ],
         FieldMapping::default(),
         ImportOptions::default(),
         actor(1),
@@ -279,12 +293,21 @@ async fn a_running_model_is_rebuilt_when_the_outbox_says_the_city_changed() {
     .unwrap();
     let relay = jz_store::OutboxRelay::new(
         store.clone(),
-        jz_app::city::CityReloader { store: store.clone(), city: city.clone() },
+        jz_app::city::CityReloader {
+            store: store.clone(),
+            city: city.clone(),
+        },
         jz_store::RetryPolicy::default(),
     );
     let round = relay.run_once(1).await.unwrap();
     assert_eq!((round.delivered, round.failed), (1, 0));
-    assert!(city.current().locate(120.01, 30.01, Datum::Wgs84).unwrap().grid.is_some());
+    assert!(
+        city.current()
+            .locate(120.01, 30.01, Datum::Wgs84)
+            .unwrap()
+            .grid
+            .is_some()
+    );
     assert_eq!(store.outbox_pending().await.unwrap(), 0);
 }
 
@@ -295,7 +318,9 @@ async fn sqlite_goal_clusters_are_validated_versioned_and_kept_with_history() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_goal_clusters_are_validated_versioned_and_kept_with_history() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     goal_clusters_are_validated_versioned_and_kept_with_history(&db).await;
 }
 
@@ -306,6 +331,8 @@ async fn sqlite_zones_by_polygon_or_grids_are_found_by_locate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_zones_by_polygon_or_grids_are_found_by_locate() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     zones_by_polygon_or_grids_are_found_by_locate(&db).await;
 }

@@ -247,7 +247,10 @@ impl GoalCluster {
         }
         let sum: f64 = targets.iter().map(|t| t.weight).sum();
         if !targets.is_empty() && (sum - 1.0).abs() > 1e-6 {
-            problems.push(GoalProblem::WeightsDoNotSumToOne { sum });
+            // Rounded so the message reads 0.9, not 0.8999999999999999.
+            problems.push(GoalProblem::WeightsDoNotSumToOne {
+                sum: (sum * 1e9).round() / 1e9,
+            });
         }
         if problems.is_empty() {
             Ok(GoalCluster { targets })

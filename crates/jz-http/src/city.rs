@@ -340,13 +340,55 @@ async fn locate_batch(
 #[derive(Debug, Deserialize)]
 struct LayerQuery {
     zoom: Option<String>,
+    bbox: Option<String>,
 }
 
+/// `GET /layers/{level}`: a level's divisions (simplified for `zoom`), or `grid` within `bbox`.
 async fn layer(
     State(state): State<AppState>,
     Path(level): Path<String>,
     Query(query): Query<LayerQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if level == "grid" {
+        let bbox = query.bbox.filter(|b| !b.is_empty()).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidParameter,
+                "the grid layer needs bbox=minLon,minLat,maxLon,maxLat",
+            )
+            .field("bbox")
+        })?;
+        let numbers: Vec<f64> = bbox
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect();
+        let [x0, y0, x1, y1] = numbers[..] else {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "bbox must be four numbers: minLon,minLat,maxLon,maxLat",
+            )
+            .field("bbox"));
+        };
+        if !(x0 < x1 && y0 < y1) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                "bbox minimums must be below its maximums",
+            )
+            .field("bbox"));
+        }
+        return export::grids_in_bbox(&state.store, [x0, y0, x1, y1])
+            .await?
+            .map(Json)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidParameter,
+                    format!(
+                        "more than {} grids in this bbox; ask for a smaller one",
+                        export::MAX_GRID_FEATURES
+                    ),
+                )
+                .field("bbox")
+            });
+    }
     let level: DivisionLevel = level
         .parse()
         .map_err(|e: String| ApiError::new(ErrorCode::InvalidParameter, e).field("level"))?;

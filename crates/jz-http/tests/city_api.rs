@@ -169,6 +169,27 @@ async fn the_city_model_answers_over_http() {
     let (status, _) = call(&app, "GET", "/api/v1/layers/community?zoom=99", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    let (status, grids) = call(
+        &app,
+        "GET",
+        "/api/v1/layers/grid?bbox=120.0,30.0,120.005,30.005",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{grids}");
+    let cells = grids["features"].as_array().unwrap();
+    assert!(
+        !cells.is_empty() && cells.len() < 100,
+        "{} cells",
+        cells.len()
+    );
+    assert!(cells.iter().all(|c| c["properties"]["generated"] == true));
+    let (status, error) = call(&app, "GET", "/api/v1/layers/grid", None).await;
+    assert_eq!(
+        (status, error["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bbox"))
+    );
+
     let (status, types) = call(&app, "GET", "/api/v1/zone-types", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(types.as_array().unwrap().len(), 7);

@@ -74,3 +74,59 @@ pub async fn grids_geojson(store: &Store) -> Result<Value, StoreError> {
         .collect();
     Ok(json!({ "type": "FeatureCollection", "features": features }))
 }
+
+/// The most grids one bounding-box layer request returns.
+pub const MAX_GRID_FEATURES: i64 = 20_000;
+
+/// The unit grids whose bounding boxes meet `bbox` (min lon, min lat, max lon, max lat), or
+/// `None` when more than [`MAX_GRID_FEATURES`] would be returned (the caller asks for less).
+pub async fn grids_in_bbox(store: &Store, bbox: [f64; 4]) -> Result<Option<Value>, StoreError> {
+    let [x0, y0, x1, y1] = bbox;
+    let rows = sqlx::query(
+        "SELECT code, geometry, min_lon, min_lat, max_lon, max_lat, area_m2, generated FROM grid
+         WHERE max_lon >= $1 AND min_lon <= $3 AND max_lat >= $2 AND min_lat <= $4 LIMIT $5",
+    )
+    .bind(x0)
+    .bind(y0)
+    .bind(x1)
+    .bind(y1)
+    .bind(MAX_GRID_FEATURES + 1)
+    .fetch_all(store.reader())
+    .await?;
+    if rows.len() as i64 > MAX_GRID_FEATURES {
+        return Ok(None);
+    }
+    let mut features = Vec::with_capacity(rows.len());
+    for row in rows {
+        use sqlx::Row;
+        let code: String = row.try_get(0)?;
+        let geometry: Option<String> = row.try_get(1)?;
+        let geometry: Value = match geometry {
+            Some(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+            None => {
+                let (a, b, c, d): (f64, f64, f64, f64) = (
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                    row.try_get(5)?,
+                );
+                json!({"type": "Polygon", "coordinates": [[[a, b], [c, b], [c, d], [a, d], [a, b]]]})
+            }
+        };
+        features.push(json!({
+            "type": "Feature",
+            "id": code,
+            "properties": {
+                "code": code,
+                "community_code": &code[..12.min(code.len())],
+                "level": "grid",
+                "generated": row.try_get::<i64, _>(7)? != 0,
+                "area_m2": row.try_get::<f64, _>(6)?,
+            },
+            "geometry": geometry,
+        }));
+    }
+    Ok(Some(
+        json!({ "type": "FeatureCollection", "features": features }),
+    ))
+}

@@ -70,8 +70,14 @@ impl jz_store::OutboxHandler for CityReloader {
         if item.topic != store::CITY_MODEL_CHANGED {
             return Err(format!("no handler for outbox topic `{}`", item.topic));
         }
-        self.city.reload(&self.store).await.map_err(|error| error.to_string())?;
-        tracing::info!(grids = self.city.current().grid_count(), "city model rebuilt");
+        self.city
+            .reload(&self.store)
+            .await
+            .map_err(|error| error.to_string())?;
+        tracing::info!(
+            grids = self.city.current().grid_count(),
+            "city model rebuilt"
+        );
         Ok(())
     }
 }

@@ -406,12 +406,23 @@ pub fn plan_import(
     // Problems found on reading are repaired when asked and all repairable; otherwise they are
     // reported together with the geometry problems below, so one run names everything.
     if options.repair && problems.iter().all(|p| p.repairable) {
-        repairs.extend(problems.drain(..).map(|p| format!("{p} — repaired on reading")));
+        repairs.extend(
+            problems
+                .drain(..)
+                .map(|p| format!("{p} — repaired on reading")),
+        );
     }
 
     // 4. Geometry of real polygons: validity, containment in the parent, sibling overlaps.
     let mut geometry_problems = Vec::new();
-    check_geometry(&mut tree, &incoming, options, &mut geometry_problems, &mut repairs, progress);
+    check_geometry(
+        &mut tree,
+        &incoming,
+        options,
+        &mut geometry_problems,
+        &mut repairs,
+        progress,
+    );
     problems.extend(geometry_problems);
     if !problems.is_empty() {
         return Err(problems);

@@ -133,20 +133,20 @@ pub fn import_change(
             due_at_us: at_us,
         })
         .audit(AuditRecord {
-        at_us,
-        actor: actor.to_owned(),
-        actor_role: "administrator".into(),
-        action: "division.import".into(),
-        subject_kind: "city_model".into(),
-        subject_id: plan
-            .divisions
-            .iter()
-            .find(|d| d.level == DivisionLevel::City)
-            .map_or_else(|| "city".to_owned(), |d| d.code.to_string()),
-        origin: origin.to_owned(),
-        before: None,
-        after: Some(summary.to_string()),
-    })
+            at_us,
+            actor: actor.to_owned(),
+            actor_role: "administrator".into(),
+            action: "division.import".into(),
+            subject_kind: "city_model".into(),
+            subject_id: plan
+                .divisions
+                .iter()
+                .find(|d| d.level == DivisionLevel::City)
+                .map_or_else(|| "city".to_owned(), |d| d.code.to_string()),
+            origin: origin.to_owned(),
+            before: None,
+            after: Some(summary.to_string()),
+        })
 }
 
 /// Writes a plan in one transaction.
