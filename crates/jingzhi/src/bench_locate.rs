@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use geo::BoundingRect;
-use jz_app::city::{FieldMapping, ImportOptions, SourceFile, plan_import, read_source};
+use jz_app::city::{FieldMapping, ImportOptions, plan_sources, shanghai_sources};
 use jz_geo::index::PolygonIndex;
 use sqlx::Row;
 
@@ -31,30 +31,10 @@ pub async fn locate_vs_postgis(
     );
     let started = Instant::now();
     let plan = tokio::task::spawn_blocking(|| {
-        let mapping = FieldMapping::default();
-        let mut problems = Vec::new();
-        let mut records = Vec::new();
-        for (name, content) in [
-            (
-                "shanghai_districts_tianditu.geojson",
-                crate::city::SHANGHAI_DISTRICTS,
-            ),
-            ("shanghai_admin_codes.csv", crate::city::SHANGHAI_CODES),
-        ] {
-            records.extend(read_source(
-                &SourceFile {
-                    name: name.into(),
-                    content: content.into(),
-                },
-                &mapping,
-                &mut problems,
-            ));
-        }
-        plan_import(
+        plan_sources(
             Vec::new(),
-            records,
-            problems,
-            &mapping,
+            &shanghai_sources(),
+            &FieldMapping::default(),
             &ImportOptions::default(),
             &|_, _, _| {},
         )

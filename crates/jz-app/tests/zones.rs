@@ -149,26 +149,7 @@ async fn goal_clusters_are_validated_versioned_and_kept_with_history(db: &TestDb
 
 async fn zones_by_polygon_or_grids_are_found_by_locate(db: &TestDb) {
     let store = db.open().await;
-    let quiet: Box<dyn Fn(Stage, usize, usize) + Send + Sync> = Box::new(|_, _, _| {});
-    jz_app::city::import(
-        &store,
-        vec![
-            SourceFile {
-                name: "c.geojson".into(),
-                content: CITY.into(),
-            },
-            SourceFile {
-                name: "c.csv".into(),
-                content: CODES.into(),
-            },
-        ],
-        FieldMapping::default(),
-        ImportOptions::default(),
-        actor(1),
-        quiet,
-    )
-    .await
-    .unwrap();
+    import_fixture(&store).await;
     zones::seed_zone_types(&store, &actor(1)).await.unwrap();
     let model = load_model(&store).await.unwrap();
     let grid = model
@@ -260,6 +241,31 @@ async fn zones_by_polygon_or_grids_are_found_by_locate(db: &TestDb) {
     assert_eq!(history.len(), 2);
 }
 
+/// Imports the small test city: one real district, a generated street and community.
+async fn import_fixture(store: &jz_store::Store) {
+    let quiet: Box<dyn Fn(Stage, usize, usize) + Send + Sync> = Box::new(|_, _, _| {});
+    let sources = vec![
+        SourceFile {
+            name: "c.geojson".into(),
+            content: CITY.into(),
+        },
+        SourceFile {
+            name: "c.csv".into(),
+            content: CODES.into(),
+        },
+    ];
+    jz_app::city::import(
+        store,
+        sources,
+        FieldMapping::default(),
+        ImportOptions::default(),
+        actor(1),
+        quiet,
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_model_is_rebuilt_when_the_outbox_says_the_city_changed() {
     let db = TestDb::sqlite();
@@ -271,26 +277,7 @@ async fn a_running_model_is_rebuilt_when_the_outbox_says_the_city_changed() {
         city.current().locate(120.01, 30.01, Datum::Wgs84),
         Err(jz_app::city::LocateError::NoBoundaries)
     ));
-    let quiet: Box<dyn Fn(Stage, usize, usize) + Send + Sync> = Box::new(|_, _, _| {});
-    jz_app::city::import(
-        &store,
-        vec![
-            SourceFile {
-                name: "c.geojson".into(),
-                content: CITY.into(),
-            },
-            SourceFile {
-                name: "c.csv".into(),
-                content: CODES.into(),
-            },
-        ],
-        FieldMapping::default(),
-        ImportOptions::default(),
-        actor(1),
-        quiet,
-    )
-    .await
-    .unwrap();
+    import_fixture(&store).await;
     let relay = jz_store::OutboxRelay::new(
         store.clone(),
         jz_app::city::CityReloader {

@@ -77,15 +77,6 @@ fn insert_probe(id: &str, at_us: i64) -> Change {
         })
 }
 
-async fn count(store: &Store, sql: &'static str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(store.reader())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
-}
-
 async fn opened_with_probe(db: &TestDb) -> Store {
     let store = db.open().await;
     store.write(create_probe_table()).await.unwrap();
@@ -100,10 +91,13 @@ async fn migrations_apply_once_on_open(db: &TestDb) {
     let store = db.open().await;
     assert_eq!(store.schema_version(), known);
     assert_eq!(
-        count(&store, "SELECT COUNT(*) FROM jz_schema_migrations").await,
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM jz_schema_migrations").await,
         known
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM audit_head").await, 1);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM audit_head").await,
+        1
+    );
 }
 
 const GOOD: Migration = Migration {
@@ -192,8 +186,14 @@ async fn a_change_is_written_whole_with_its_audit_and_outbox(db: &TestDb) {
     let store = opened_with_probe(db).await;
     let committed = store.write(insert_probe("p1", T0)).await.unwrap();
     assert_eq!(committed.audit_seqs, vec![1]);
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 1);
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe_part").await, 1);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM probe").await,
+        1
+    );
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM probe_part").await,
+        1
+    );
     let entries = store.audit_entries_for("probe", "p1").await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].record, audit_record("probe.create", "p1", T0));
@@ -256,16 +256,22 @@ async fn a_failing_change_is_rolled_back_alone(db: &TestDb) {
         vec![4],
         "the rolled-back change left no gap in the chain"
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 4);
     assert_eq!(
-        count(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM probe").await,
+        4
+    );
+    assert_eq!(
+        jz_testkit::scalar::<i64>(
             &store,
             "SELECT COUNT(*) FROM probe_part WHERE probe_id = 'b'"
         )
         .await,
         0
     );
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox").await, 4);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM outbox").await,
+        4
+    );
     assert!(
         store
             .audit_entries_for("probe", "b")
@@ -308,7 +314,7 @@ async fn stale_updates_are_rejected_and_not_audited(db: &TestDb) {
         "{error}"
     );
     assert_eq!(
-        count(&store, "SELECT version FROM probe WHERE id = 'p'").await,
+        jz_testkit::scalar::<i64>(&store, "SELECT version FROM probe WHERE id = 'p'").await,
         2
     );
     assert_eq!(
@@ -360,7 +366,10 @@ async fn concurrent_changes_share_one_commit(db: &TestDb) {
     );
     assert_eq!(batches.iter().map(|(_, size)| size).sum::<usize>(), 100);
     assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 100);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM probe").await,
+        100
+    );
     assert_eq!(
         store.verify_audit_chain().await.unwrap().unwrap().entries,
         100
@@ -577,7 +586,10 @@ async fn writes_after_close_are_refused(db: &TestDb) {
     let refused = store.write(insert_probe("late", T0)).await;
     assert!(matches!(refused, Err(StoreError::Closed)));
     let store = db.open().await;
-    assert_eq!(count(&store, "SELECT COUNT(*) FROM probe").await, 1);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM probe").await,
+        1
+    );
 }
 
 async fn durability_settings_are_full(db: &TestDb) {

@@ -170,6 +170,20 @@ pub fn audit_record(action: &str, subject_id: &str, at_us: i64) -> AuditRecord {
     }
 }
 
+/// The single value a query answers, through the store's read pool (for assertions on counts).
+pub async fn scalar<T>(store: &Store, sql: &'static str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row;
+    sqlx::query(sql)
+        .fetch_one(store.reader())
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .try_get(0)
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,15 +85,6 @@ async fn crash_cycles(db: &TestDb, cycles: u64, seed: u64) {
     );
 }
 
-async fn scalar(store: &Store, sql: &'static str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(store.reader())
-        .await
-        .unwrap()
-        .try_get(0)
-        .unwrap()
-}
-
 async fn check_after_crash(db: &TestDb, cycle: u64, acknowledged: &HashSet<String>) {
     let store = Store::open(db.location(), StoreOptions::default())
         .await
@@ -113,18 +104,18 @@ async fn check_after_crash(db: &TestDb, cycle: u64, acknowledged: &HashSet<Strin
         &lost[..lost.len().min(5)]
     );
     let writes = present.len() as i64;
-    let half_applied = scalar(
+    let half_applied = jz_testkit::scalar::<i64>(
         &store,
         "SELECT COUNT(*) FROM crash_write w WHERE (SELECT COUNT(*) FROM crash_part p WHERE p.write_id = w.id) <> 2",
     )
     .await;
     assert_eq!(half_applied, 0, "cycle {cycle}: writes without both parts");
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM crash_part").await,
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM crash_part").await,
         2 * writes,
         "cycle {cycle}: orphan parts"
     );
-    let unaudited = scalar(
+    let unaudited = jz_testkit::scalar::<i64>(
         &store,
         "SELECT COUNT(*) FROM crash_write w WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject_kind = 'crash_write' AND a.subject_id = w.id)",
     )
@@ -134,12 +125,13 @@ async fn check_after_crash(db: &TestDb, cycle: u64, acknowledged: &HashSet<Strin
         "cycle {cycle}: writes without their audit entry"
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM audit_log").await,
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM audit_log").await,
         writes,
         "cycle {cycle}: audit entries without their write"
     );
     assert_eq!(
-        scalar(&store, "SELECT COUNT(*) FROM outbox WHERE topic = 'crash'").await,
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM outbox WHERE topic = 'crash'")
+            .await,
         writes,
         "cycle {cycle}: outbox rows"
     );

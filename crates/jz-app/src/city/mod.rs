@@ -7,7 +7,7 @@ pub mod plan;
 pub mod source;
 pub mod store;
 
-pub use import::{Actor, ImportError, ImportReport, import};
+pub use import::{Actor, ImportError, ImportReport, import, plan_sources, shanghai_sources};
 pub use model::{CityModel, LocateError, Located, ZoneRef};
 pub use plan::{ImportOptions, ImportPlan, ImportProblem, plan_import};
 pub use source::{FieldMapping, LevelRule, RawDivision, SourceFile, read_source};
