@@ -201,7 +201,7 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
     let model = jz_app::city::load_model(store).await?;
     let located = model.locate(args.lon, args.lat, args.datum)?;
     println!(
-        "point    {} {} ({}) = {:.6} {:.6} (wgs84)",
+        "point     {} {} ({}) = {:.6} {:.6} (wgs84)",
         args.lon, args.lat, args.datum, located.wgs84.0, located.wgs84.1
     );
     for division in &located.path {
@@ -211,15 +211,15 @@ pub async fn locate(store: &Store, args: LocateArgs) -> anyhow::Result<()> {
             ""
         };
         println!(
-            "{:<9}{} {}{generated}",
+            "{:<10}{} {}{generated}",
             division.level.as_str(),
             division.code,
             division.name
         );
     }
     match located.grid {
-        Some(grid) => println!("grid     {grid}"),
-        None => println!("grid     (none: this division has no unit grids)"),
+        Some(grid) => println!("grid      {grid}"),
+        None => println!("grid      (none: this division has no unit grids)"),
     }
     Ok(())
 }

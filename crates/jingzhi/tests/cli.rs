@@ -241,7 +241,7 @@ fn import_locate_export_and_zones_from_the_command_line() {
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
-        stdout.contains("district 330102000000 Only District"),
+        stdout.contains("district  330102000000 Only District"),
         "{stdout}"
     );
     assert!(stdout.contains("[generated boundary]"), "{stdout}");
