@@ -204,7 +204,16 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     jz_app::zones::seed_zone_types(&store, &city::cli_actor("jingzhi serve")).await?;
     let model = jz_app::city::load_model(&store).await?;
-    tracing::info!(grids = model.grid_count(), "city model loaded");
+    tracing::info!(
+        divisions = model.division_count(),
+        grids = model.grid_count(),
+        "city model loaded"
+    );
+    if model.division_count() == 0 {
+        tracing::warn!(
+            "no city is imported yet: run `jingzhi import shanghai` (or `jingzhi import divisions FILE…`); this server picks it up when the import commits"
+        );
+    }
     let city = std::sync::Arc::new(jz_app::city::SharedCity::new(model));
     let app = jz_http::router(jz_http::AppState {
         store: store.clone(),

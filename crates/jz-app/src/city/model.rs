@@ -154,6 +154,10 @@ impl CityModel {
         }
     }
 
+    pub fn division_count(&self) -> usize {
+        self.divisions.len()
+    }
+
     pub fn grid_count(&self) -> usize {
         self.grids.len()
     }
