@@ -268,3 +268,59 @@ impl WriteConnection for PostgresWriter {
         self.pool.close().await;
     }
 }
+
+/// Every row of `sql` on a read-only connection to the SQLite file at `path`.
+pub(crate) fn sqlite_read_all(
+    path: &std::path::Path,
+    sql: &str,
+) -> Result<Vec<Vec<Arg>>, StoreError> {
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite_error)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sqlite_error)?;
+    let mut statement = connection.prepare(sql).map_err(sqlite_error)?;
+    let columns = statement.column_count();
+    let mut rows = statement.query([]).map_err(sqlite_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        let mut cells = Vec::with_capacity(columns);
+        for index in 0..columns {
+            use rusqlite::types::ValueRef;
+            cells.push(match row.get_ref(index).map_err(sqlite_error)? {
+                ValueRef::Null => Arg::Text(None),
+                ValueRef::Integer(value) => Arg::Int(Some(value)),
+                ValueRef::Real(value) => Arg::Real(Some(value)),
+                ValueRef::Text(text) => Arg::Text(Some(String::from_utf8_lossy(text).into_owned())),
+                ValueRef::Blob(bytes) => Arg::Bytes(Some(bytes.to_vec())),
+            });
+        }
+        out.push(cells);
+    }
+    Ok(out)
+}
+
+/// The cells of a row read through sqlx: each decoded as the first type that fits.
+pub(crate) fn any_row_cells(row: &sqlx::any::AnyRow) -> Result<Vec<Arg>, StoreError> {
+    use sqlx::Row;
+    (0..row.len())
+        .map(|index| {
+            if sqlx::ValueRef::is_null(&row.try_get_raw(index)?) {
+                return Ok(Arg::Text(None));
+            }
+            if let Ok(value) = row.try_get::<Option<i64>, _>(index) {
+                return Ok(Arg::Int(value));
+            }
+            if let Ok(value) = row.try_get::<Option<f64>, _>(index) {
+                return Ok(Arg::Real(value));
+            }
+            if let Ok(value) = row.try_get::<Option<String>, _>(index) {
+                return Ok(Arg::Text(value));
+            }
+            Ok(Arg::Bytes(row.try_get::<Option<Vec<u8>>, _>(index)?))
+        })
+        .collect()
+}

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use jz_domain::audit::BreakReason;
 use jz_store::migrate::{Migration, migrate};
 use jz_store::{
-    Change, ConstraintKind, OutboxHandler, OutboxItem, OutboxMessage, OutboxRelay, RetryPolicy,
-    Statement, Store, StoreError, StoreOptions, WriterOptions,
+    Arg, Change, ConstraintKind, OutboxHandler, OutboxItem, OutboxMessage, OutboxRelay,
+    RetryPolicy, Statement, Store, StoreError, StoreOptions, WriterOptions,
 };
 use jz_testkit::{TestDb, audit_record};
 use sqlx::{Executor, Row};
@@ -45,6 +45,7 @@ conformance!(
     readers_cannot_write,
     writes_after_close_are_refused,
     durability_settings_are_full,
+    bulk_reads_answer_every_row_and_type,
 );
 
 const T0: i64 = 1_780_000_000_000_000;
@@ -609,4 +610,46 @@ async fn durability_settings_are_full(db: &TestDb) {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     assert_eq!(got, expected);
+}
+
+async fn bulk_reads_answer_every_row_and_type(db: &TestDb) {
+    let store = db.open().await;
+    let mut change = Change::new().statement(Statement::new(
+        "CREATE TABLE bulk (n BIGINT NOT NULL, x DOUBLE PRECISION, label TEXT)",
+    ));
+    for n in 0..1000i64 {
+        change = change.statement(
+            Statement::new("INSERT INTO bulk (n, x, label) VALUES ($1, $2, $3)")
+                .bind(n)
+                .bind(if n % 2 == 0 {
+                    Some(n as f64 / 4.0)
+                } else {
+                    None
+                })
+                .bind(if n % 3 == 0 {
+                    None
+                } else {
+                    Some(format!("网格{n}"))
+                }),
+        );
+    }
+    store.write(change).await.unwrap();
+    let rows = store
+        .read_all("SELECT n, x, label FROM bulk ORDER BY n")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1000);
+    assert_eq!(
+        rows[6],
+        vec![Arg::Int(Some(6)), Arg::Real(Some(1.5)), Arg::Text(None)]
+    );
+    assert_eq!(rows[7][0], Arg::Int(Some(7)));
+    assert_eq!(
+        rows[7][1],
+        Arg::Text(None),
+        "a NULL reads the same on both engines"
+    );
+    assert_eq!(rows[7][2], Arg::Text(Some("网格7".into())));
+    let error = store.read_all("SELECT nothing FROM nowhere").await;
+    assert!(error.is_err());
 }

@@ -15,7 +15,7 @@ pub use source::{FieldMapping, LevelRule, RawDivision, SourceFile, read_source};
 /// Builds the in-memory model from what is stored.
 pub async fn load_model(store: &jz_store::Store) -> Result<CityModel, jz_store::StoreError> {
     let divisions = store::load_divisions(store).await?;
-    let grids = store::load_grids(store).await?;
+    let grids = store::load_grid_shapes(store).await?;
     let zones = crate::zones::zones(store).await?;
     tokio::task::spawn_blocking(move || CityModel::build(&divisions, grids, &zones))
         .await

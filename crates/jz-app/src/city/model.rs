@@ -14,7 +14,6 @@ use jz_geo::datum::Datum;
 use jz_geo::index::PolygonIndex;
 
 use super::plan::PlannedDivision;
-use super::store::StoredGrid;
 
 /// What the model keeps of a division.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +88,7 @@ pub struct CityModel {
 impl CityModel {
     pub fn build(
         divisions: &[PlannedDivision],
-        grids: Vec<StoredGrid>,
+        grids: Vec<(GridCode, MultiPolygon<f64>)>,
         zones: &[crate::zones::ZoneView],
     ) -> CityModel {
         let entries = divisions
@@ -119,7 +118,7 @@ impl CityModel {
                 (*level, PolygonIndex::new(polygons))
             })
             .collect();
-        let grids = PolygonIndex::new(grids.into_iter().map(|g| (g.code, g.polygon)).collect());
+        let grids = PolygonIndex::new(grids);
         let reference = |z: &crate::zones::ZoneView| ZoneRef {
             id: z.id.clone(),
             name: z.name.clone(),
