@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use jz_store::Store;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -36,5 +37,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+        // GeoJSON layers shrink about tenfold with gzip.
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
 }
