@@ -52,6 +52,9 @@ const LOCK_HEAD: &str = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING 
 #[derive(Debug)]
 pub(crate) struct SqliteWriter {
     connection: rusqlite::Connection,
+    /// Per SQL text: the SQLite parameter index of `$1`, `$2`, … (SQLite's own name lookup scans
+    /// every parameter, which is quadratic for multi-row inserts, so it is done once per text).
+    parameter_indexes: std::collections::HashMap<String, Vec<Option<usize>>>,
 }
 
 pub(crate) const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
@@ -61,14 +64,28 @@ impl SqliteWriter {
         let connection = rusqlite::Connection::open(path)?;
         connection.execute_batch(SQLITE_WRITER_PRAGMAS)?;
         connection.set_prepared_statement_cache_capacity(256);
-        Ok(SqliteWriter { connection })
+        Ok(SqliteWriter {
+            connection,
+            parameter_indexes: std::collections::HashMap::new(),
+        })
     }
 
     fn run(&mut self, sql: &str, args: &[Arg]) -> Result<u64, rusqlite::Error> {
         let mut statement = self.connection.prepare_cached(sql)?;
-        for (position, arg) in args.iter().enumerate() {
+        if !self.parameter_indexes.contains_key(sql) {
+            if self.parameter_indexes.len() >= 1024 {
+                // SQL texts built at run time must not grow the map without bound.
+                self.parameter_indexes.clear();
+            }
             // `$N` is a named parameter to SQLite; its index is its order of first appearance.
-            let Some(index) = statement.parameter_index(&format!("${}", position + 1))? else {
+            let indexes = (1..=statement.parameter_count())
+                .map(|number| statement.parameter_index(&format!("${number}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.parameter_indexes.insert(sql.to_owned(), indexes);
+        }
+        let indexes = &self.parameter_indexes[sql];
+        for (position, arg) in args.iter().enumerate() {
+            let Some(Some(index)) = indexes.get(position).copied() else {
                 continue;
             };
             match arg {

@@ -16,6 +16,28 @@ use super::source::geometry_from_json;
 /// in-memory model when it is delivered, whichever process made the change.
 pub const CITY_MODEL_CHANGED: &str = "city_model.changed";
 
+/// Grid rows per INSERT statement (14 parameters each, well under both engines' limits).
+const GRID_ROWS_PER_INSERT: usize = 200;
+
+/// `INSERT INTO grid … VALUES (…), (…), …` for `rows` rows.
+fn grid_insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO grid (code, community_code, seq, generated, geometry, area_m2, centroid_lon, centroid_lat, min_lon, min_lat, max_lon, max_lat, cell_size_m, neighbours, datum) VALUES ",
+    );
+    for row in 0..rows {
+        let first = row * 14;
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for column in 1..=14 {
+            let _ = write!(sql, "${},", first + column);
+        }
+        sql.push_str("'wgs84')");
+    }
+    sql
+}
+
 /// Encodes a geometry as compact GeoJSON geometry text (7 decimals: about 1 cm).
 pub fn geometry_to_json(polygon: &MultiPolygon<f64>) -> String {
     let mut out = String::with_capacity(
@@ -100,31 +122,33 @@ pub fn import_change(
         );
     }
     change = change.statement(Statement::new("DELETE FROM grid"));
-    for grid in &plan.grids {
-        let Some(bbox) = grid.polygon.bounding_rect() else {
-            continue;
-        };
-        let neighbours: Vec<&str> = grid.neighbours.iter().map(GridCode::as_str).collect();
-        change = change.statement(
-            Statement::new(
-                "INSERT INTO grid (code, community_code, seq, generated, geometry, area_m2, centroid_lon, centroid_lat, min_lon, min_lat, max_lon, max_lat, cell_size_m, neighbours, datum)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'wgs84')",
-            )
-            .bind(grid.code.as_str())
-            .bind(grid.code.community().to_string())
-            .bind(i64::from(grid.code.seq()))
-            .bind(grid.generated)
-            .bind((!grid.rectangle).then(|| geometry_to_json(&grid.polygon)))
-            .bind(grid.area_m2)
-            .bind(grid.centroid.x())
-            .bind(grid.centroid.y())
-            .bind(bbox.min().x)
-            .bind(bbox.min().y)
-            .bind(bbox.max().x)
-            .bind(bbox.max().y)
-            .bind(grid.cell_size_m)
-            .bind(neighbours.join(",")),
-        );
+    // Many rows per INSERT: one round trip per chunk on PostgreSQL, one cached statement for
+    // every full chunk on SQLite.
+    for chunk in plan.grids.chunks(GRID_ROWS_PER_INSERT) {
+        let mut statement = Statement::new(grid_insert_sql(chunk.len()));
+        for grid in chunk {
+            let bbox = grid
+                .polygon
+                .bounding_rect()
+                .unwrap_or_else(|| geo_types::Rect::new(grid.centroid.0, grid.centroid.0));
+            let neighbours: Vec<&str> = grid.neighbours.iter().map(GridCode::as_str).collect();
+            statement = statement
+                .bind(grid.code.as_str())
+                .bind(grid.code.community().to_string())
+                .bind(i64::from(grid.code.seq()))
+                .bind(grid.generated)
+                .bind((!grid.rectangle).then(|| geometry_to_json(&grid.polygon)))
+                .bind(grid.area_m2)
+                .bind(grid.centroid.x())
+                .bind(grid.centroid.y())
+                .bind(bbox.min().x)
+                .bind(bbox.min().y)
+                .bind(bbox.max().x)
+                .bind(bbox.max().y)
+                .bind(grid.cell_size_m)
+                .bind(neighbours.join(","));
+        }
+        change = change.statement(statement);
     }
     change
         .outbox(OutboxMessage {
