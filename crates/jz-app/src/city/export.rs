@@ -7,7 +7,7 @@ use jz_domain::division::DivisionLevel;
 use jz_store::{Store, StoreError};
 use serde_json::{Value, json};
 
-use super::store::{geometry_to_json, load_divisions, load_grids};
+use super::store::{geometry_to_json, load_divisions_at, load_grids};
 
 /// The simplification tolerance, in degrees, that keeps a layer visually exact at a web-map
 /// zoom level (about half a pixel of a 256-pixel tile).
@@ -21,10 +21,9 @@ pub async fn divisions_geojson(
     level: DivisionLevel,
     zoom: Option<u8>,
 ) -> Result<Value, StoreError> {
-    let divisions = load_divisions(store).await?;
+    let divisions = load_divisions_at(store, Some(level)).await?;
     let features: Vec<Value> = divisions
         .iter()
-        .filter(|d| d.level == level)
         .map(|d| {
             let geometry = d.polygon.as_ref().map(|polygon| {
                 let shown = match zoom {

@@ -189,12 +189,22 @@ pub async fn write_plan(
 
 /// The stored division tree (with polygons), parents first.
 pub async fn load_divisions(store: &Store) -> Result<Vec<PlannedDivision>, StoreError> {
-    let rows = sqlx::query(
+    load_divisions_at(store, None).await
+}
+
+/// The stored divisions of one level (all levels with `None`), parents first; only the rows
+/// asked for are read and their polygons parsed.
+pub async fn load_divisions_at(
+    store: &Store,
+    level: Option<DivisionLevel>,
+) -> Result<Vec<PlannedDivision>, StoreError> {
+    let query = sqlx::query(
         "SELECT code, name, level, parent_code, generated, weight, geometry, source FROM division
+         WHERE $1 = '' OR level = $1
          ORDER BY CASE level WHEN 'city' THEN 0 WHEN 'district' THEN 1 WHEN 'street' THEN 2 ELSE 3 END, code",
     )
-    .fetch_all(store.reader())
-    .await?;
+    .bind(level.map_or("", DivisionLevel::as_str));
+    let rows = query.fetch_all(store.reader()).await?;
     let mut divisions = Vec::with_capacity(rows.len());
     for row in rows {
         let code: String = row.try_get(0)?;
@@ -231,6 +241,19 @@ pub struct StoredGrid {
     pub generated: bool,
 }
 
+/// A grid stored without geometry is exactly its bounding box (min lon, min lat, max lon, max lat).
+fn bbox_polygon([x0, y0, x1, y1]: [f64; 4]) -> MultiPolygon<f64> {
+    MultiPolygon(vec![geo_types::Rect::new((x0, y0), (x1, y1)).to_polygon()])
+}
+
+/// A stored grid's shape: its geometry text, or its bounding box when it has none.
+fn grid_shape(geometry: Option<&str>, bbox: [f64; 4]) -> Option<MultiPolygon<f64>> {
+    match geometry {
+        Some(text) => geometry_from_json(text),
+        None => Some(bbox_polygon(bbox)),
+    }
+}
+
 /// Every stored unit grid's code and shape: all the in-memory index needs (fewer columns read
 /// makes start-up faster with hundreds of thousands of grids).
 pub async fn load_grid_shapes(
@@ -251,17 +274,15 @@ pub async fn load_grid_shapes(
         let [Arg::Text(Some(code)), geometry, x0, y0, x1, y1] = &row[..] else {
             return Err(corrupt());
         };
-        let polygon = match geometry {
-            Arg::Text(Some(text)) => geometry_from_json(text).ok_or_else(corrupt)?,
-            _ => {
-                let (Some(x0), Some(y0), Some(x1), Some(y1)) =
-                    (real(x0), real(y0), real(x1), real(y1))
-                else {
-                    return Err(corrupt());
-                };
-                MultiPolygon(vec![geo_types::Rect::new((x0, y0), (x1, y1)).to_polygon()])
-            }
+        let (Some(x0), Some(y0), Some(x1), Some(y1)) = (real(x0), real(y0), real(x1), real(y1))
+        else {
+            return Err(corrupt());
         };
+        let geometry = match geometry {
+            Arg::Text(text) => text.as_deref(),
+            _ => None,
+        };
+        let polygon = grid_shape(geometry, [x0, y0, x1, y1]).ok_or_else(corrupt)?;
         shapes.push((GridCode::parse(code).map_err(|_| corrupt())?, polygon));
     }
     Ok(shapes)
@@ -278,20 +299,13 @@ pub async fn load_grids(store: &Store) -> Result<Vec<StoredGrid>, StoreError> {
     for row in rows {
         let code: String = row.try_get(0)?;
         let geometry: Option<String> = row.try_get(1)?;
-        let polygon = match geometry {
-            Some(text) => geometry_from_json(&text),
-            None => {
-                let (x0, y0, x1, y1): (f64, f64, f64, f64) = (
-                    row.try_get(2)?,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                );
-                Some(MultiPolygon(vec![
-                    geo_types::Rect::new((x0, y0), (x1, y1)).to_polygon(),
-                ]))
-            }
-        };
+        let bbox = [
+            row.try_get(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+        ];
+        let polygon = grid_shape(geometry.as_deref(), bbox);
         let corrupt = || StoreError::Database(format!("stored grid {code} is invalid").into());
         grids.push(StoredGrid {
             code: GridCode::parse(&code).map_err(|_| corrupt())?,
@@ -396,18 +410,14 @@ pub async fn grid_view(store: &Store, code: &GridCode) -> Result<Option<GridView
     };
     let neighbours: String = row.try_get(8)?;
     let geometry: Option<String> = row.try_get(9)?;
-    let polygon = match geometry.as_deref().and_then(geometry_from_json) {
-        Some(polygon) => polygon,
-        None => {
-            let (x0, y0, x1, y1): (f64, f64, f64, f64) = (
-                row.try_get(10)?,
-                row.try_get(11)?,
-                row.try_get(12)?,
-                row.try_get(13)?,
-            );
-            MultiPolygon(vec![geo_types::Rect::new((x0, y0), (x1, y1)).to_polygon()])
-        }
-    };
+    let bbox = [
+        row.try_get(10)?,
+        row.try_get(11)?,
+        row.try_get(12)?,
+        row.try_get(13)?,
+    ];
+    // A corrupt geometry text still shows the cell's extent.
+    let polygon = grid_shape(geometry.as_deref(), bbox).unwrap_or_else(|| bbox_polygon(bbox));
     Ok(Some(GridView {
         code: row.try_get(0)?,
         community_code: row.try_get(1)?,
