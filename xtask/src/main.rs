@@ -7,6 +7,7 @@
 //! (tidy tests included) on both engines.
 
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
@@ -114,11 +115,23 @@ fn listening(port: u16) -> bool {
 }
 
 /// Waits for a service that was just started to accept connections (start-up, not a test).
-fn wait_listening(service: &str, port: u16, log: &Path) -> Result<()> {
+fn wait_listening(
+    service: &str,
+    port: u16,
+    log: &Path,
+    mut child: Option<&mut std::process::Child>,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if listening(port) {
             return Ok(());
+        }
+        if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!(
+                "{service} exited ({status}) before listening on 127.0.0.1:{port}; its log {}:\n{tail}",
+                log.display()
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -215,7 +228,10 @@ fn start_postgres(bin: &Path) -> Result<()> {
         std::fs::create_dir_all(&data)
             .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
         if is_root() {
-            run(Command::new("chown").args(["-R", "postgres:postgres", SERVICES_DIR]))?;
+            run(Command::new("chown")
+                .arg("-R")
+                .arg("postgres:postgres")
+                .arg(&data))?;
         }
         run(as_postgres(bin, "initdb").arg("-D").arg(&data).args([
             "-U",
@@ -226,7 +242,16 @@ fn start_postgres(bin: &Path) -> Result<()> {
         ]))?;
     }
     if is_root() {
-        run(Command::new("chown").args(["-R", "postgres:postgres", SERVICES_DIR]))?;
+        // Only PostgreSQL's own files: Mosquitto keeps its files in a sibling folder.
+        if !log.exists() {
+            std::fs::write(&log, "")
+                .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        }
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("postgres:postgres")
+            .arg(&data)
+            .arg(&log))?;
     }
     let settings = format!(
         "-c listen_addresses=127.0.0.1 -p {PG_PORT} -c unix_socket_directories={} -c max_connections=200",
@@ -238,7 +263,7 @@ fn start_postgres(bin: &Path) -> Result<()> {
         .arg("-l")
         .arg(&log)
         .args(["-o", &settings, "-w", "-t", "60", "start"]))?;
-    wait_listening("PostgreSQL", PG_PORT, &log)
+    wait_listening("PostgreSQL", PG_PORT, &log, None)
 }
 
 /// Test databases are named `jz_t_…`; those left by earlier runs are dropped.
@@ -282,23 +307,40 @@ fn mosquitto() -> Result<()> {
             mosquitto_binary().ok_or("mosquitto is still missing after installing it")?
         }
     };
-    let config = Path::new(SERVICES_DIR).join("mosquitto.conf");
-    let log = Path::new(SERVICES_DIR).join("mosquitto.log");
+    // Mosquitto runs in the foreground of its own process group, logging to stderr, which goes to
+    // a file opened here: no pid or log file has to be writable by the user it drops root to, and
+    // a failed start leaves its reason in the log.
+    let dir = Path::new(SERVICES_DIR).join("mosquitto");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let config = dir.join("mosquitto.conf");
+    let log = dir.join("mosquitto.log");
     std::fs::write(
         &config,
-        format!(
-            "listener {MQTT_PORT} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file {}\npid_file {}/mosquitto.pid\n",
-            log.display(),
-            SERVICES_DIR
-        ),
+        format!("listener {MQTT_PORT} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"),
     )
     .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-    if is_root() {
-        // Mosquitto drops root to its own user, which must be able to write its log.
-        let _ = Command::new("chmod").args(["0777", SERVICES_DIR]).status();
-    }
-    run(Command::new(&binary).arg("-c").arg(&config).arg("-d"))?;
-    wait_listening("Mosquitto", MQTT_PORT, &log)
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let stderr = log_file
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    eprintln!(
+        "xtask: starting {} -c {}",
+        binary.display(),
+        config.display()
+    );
+    let mut child = Command::new(&binary)
+        .arg("-c")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    std::fs::write(dir.join("mosquitto.pid"), child.id().to_string())
+        .map_err(|e| format!("cannot record Mosquitto's pid: {e}"))?;
+    wait_listening("Mosquitto", MQTT_PORT, &log, Some(&mut child))
 }
 
 fn stop_services() -> Result<()> {
@@ -311,7 +353,9 @@ fn stop_services() -> Result<()> {
                 .args(["-m", "fast", "stop"]))?;
         }
     }
-    let pid_file = Path::new(SERVICES_DIR).join("mosquitto.pid");
+    let pid_file = Path::new(SERVICES_DIR)
+        .join("mosquitto")
+        .join("mosquitto.pid");
     if let Ok(pid) = std::fs::read_to_string(&pid_file) {
         let _ = Command::new("kill").arg(pid.trim()).status();
         let _ = std::fs::remove_file(pid_file);
