@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Crates that hold the pure core: no I/O, no async runtime, no database, no HTTP.
-const PURE_CRATES: &[&str] = &["jz-domain", "jz-geo"];
+const PURE_CRATES: &[&str] = &["jz-domain", "jz-geo", "jz-classify"];
 
 /// Dependencies a pure crate must never reach, directly or not.
 const IMPURE: &[&str] = &[

@@ -5,5 +5,6 @@
 //! depends on no async runtime, database or HTTP crate.
 
 pub mod audit;
+pub mod calendar;
 pub mod division;
 pub mod goal;

@@ -1,0 +1,1 @@
+//! Auto-classification of Chinese report text (being written).

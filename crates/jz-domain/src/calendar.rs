@@ -1,0 +1,1 @@
+//! The city's working-day calendar and deadline arithmetic (being written).
