@@ -215,10 +215,9 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
         );
     }
     let city = std::sync::Arc::new(jz_app::city::SharedCity::new(model));
-    let app = jz_http::router(jz_http::AppState {
-        store: store.clone(),
-        city: city.clone(),
-    });
+    let state = jz_http::AppState::open(store.clone(), city.clone()).await?;
+    let cases = state.cases.clone();
+    let app = jz_http::router(state);
     // Background work from the outbox: rebuild the city model when an import (from any
     // process) or a zone change commits.
     let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
@@ -235,14 +234,36 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
         std::time::Duration::from_secs(1),
         relay_stopped,
     ));
+    // The deadline scheduler: warnings, overdue marks and escalations on the wall clock.
+    let (stop_deadlines, mut deadlines_stopped) = tokio::sync::watch::channel(false);
+    let deadlines = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    match cases.run_deadlines(city::now_us()).await {
+                        Ok(pass) if pass.warned + pass.overdue > 0 => tracing::info!(?pass, "deadlines"),
+                        Ok(_) => {}
+                        Err(error) => tracing::error!(%error, "deadline scheduler"),
+                    }
+                }
+                _ = deadlines_stopped.changed() => break,
+            }
+        }
+    });
     println!("jingzhi serving {} on http://{address}", store.location());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     let _ = stop_relay.send(true);
+    let _ = stop_deadlines.send(true);
     let _ = relay.await;
+    let _ = deadlines.await;
     store.close().await;
     Ok(())
 }

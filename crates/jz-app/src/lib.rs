@@ -3,5 +3,6 @@
 //! Each use case reads what it needs, decides in pure code (`jz-domain`, `jz-geo`), and writes
 //! one [`jz_store::Change`] with its audit records. Nothing here speaks HTTP.
 
+pub mod cases;
 pub mod city;
 pub mod zones;

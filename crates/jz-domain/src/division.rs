@@ -94,7 +94,10 @@ impl FromStr for DivisionCode {
 }
 
 /// The levels of the city tree Jingzhi manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum DivisionLevel {
     City,
     District,
@@ -209,6 +212,19 @@ impl GridCode {
 impl fmt::Display for GridCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for DivisionCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DivisionCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DivisionCode, D::Error> {
+        let text = String::deserialize(d)?;
+        DivisionCode::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -4,7 +4,11 @@
 //! parameters. Adapters (store, HTTP, MQTT, console) wrap it. A tidy test in `xtask` proves it
 //! depends on no async runtime, database or HTTP crate.
 
+pub mod access;
 pub mod audit;
 pub mod calendar;
+pub mod case;
+pub mod category;
 pub mod division;
 pub mod goal;
+pub mod responsibility;

@@ -235,7 +235,7 @@ impl From<Located> for LocatedView {
     }
 }
 
-fn locate_error(error: LocateError) -> ApiError {
+pub(crate) fn locate_error(error: LocateError) -> ApiError {
     match error {
         LocateError::InvalidPoint(reason) => ApiError::new(ErrorCode::InvalidParameter, reason),
         outside @ LocateError::OutsideCity { .. } => {

@@ -13,7 +13,13 @@ use serde::Serialize;
 pub enum ErrorCode {
     InvalidParameter,
     InvalidBody,
+    Unauthenticated,
+    Forbidden,
     NotFound,
+    AlreadyExists,
+    IllegalTransition,
+    PayloadTooLarge,
+    UnsupportedMediaType,
     OutsideCity,
     NoBoundaries,
     StaleVersion,
@@ -27,7 +33,12 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::InvalidParameter | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::AlreadyExists | ErrorCode::IllegalTransition => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::OutsideCity => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NoBoundaries => StatusCode::CONFLICT,
             ErrorCode::StaleVersion => StatusCode::CONFLICT,
@@ -106,4 +117,44 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
         ErrorCode::NotFound,
         format!("no resource at {}", uri.path()),
     )
+}
+
+impl From<jz_app::cases::CaseError> for ApiError {
+    fn from(error: jz_app::cases::CaseError) -> ApiError {
+        use jz_app::cases::CaseError;
+        match error {
+            CaseError::Invalid(message) => with_field(ErrorCode::InvalidBody, message),
+            CaseError::NotFound(what) => {
+                ApiError::new(ErrorCode::NotFound, format!("{what} does not exist"))
+            }
+            CaseError::Exists(what) => {
+                ApiError::new(ErrorCode::AlreadyExists, format!("{what} already exists"))
+            }
+            CaseError::Forbidden(message) => ApiError::new(ErrorCode::Forbidden, message),
+            CaseError::IllegalTransition(message) => {
+                ApiError::new(ErrorCode::IllegalTransition, message)
+            }
+            stale @ CaseError::Stale { .. } => {
+                ApiError::new(ErrorCode::StaleVersion, stale.to_string()).field("version")
+            }
+            CaseError::Location(error) => crate::city::locate_error(error).field("location"),
+            unauthenticated @ CaseError::Unauthenticated => {
+                ApiError::new(ErrorCode::Unauthenticated, unauthenticated.to_string())
+            }
+            CaseError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// Messages of the form `field: problem` name their field.
+pub fn with_field(code: ErrorCode, message: String) -> ApiError {
+    let field = message.split_once(": ").map(|(f, _)| f).filter(|f| {
+        !f.is_empty()
+            && f.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    });
+    match field.map(str::to_owned) {
+        Some(field) => ApiError::new(code, message).field(&field),
+        None => ApiError::new(code, message),
+    }
 }

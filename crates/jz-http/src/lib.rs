@@ -3,6 +3,8 @@
 //! Handlers parse requests into domain types, call the store or the use cases, and answer with
 //! wire types. Every error leaves through [`error::ApiError`], one table of stable codes.
 
+pub mod auth;
+mod cases;
 mod city;
 pub mod error;
 mod health;
@@ -24,12 +26,37 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub city: std::sync::Arc<jz_app::city::SharedCity>,
+    /// The case loop (shares `store` and `city`).
+    pub cases: std::sync::Arc<jz_app::cases::Cases>,
+    /// Authenticated API tokens.
+    pub tokens: std::sync::Arc<jz_app::cases::users::TokenCache>,
+}
+
+impl AppState {
+    /// Opens the case loop over `store` and `city` (seeding its catalogue on first start).
+    pub async fn open(
+        store: Store,
+        city: std::sync::Arc<jz_app::city::SharedCity>,
+    ) -> Result<AppState, jz_app::cases::CaseError> {
+        let cases = jz_app::cases::Cases::open(store.clone(), city.clone()).await?;
+        Ok(AppState {
+            store,
+            city,
+            cases: std::sync::Arc::new(cases),
+            tokens: std::sync::Arc::default(),
+        })
+    }
 }
 
 /// The whole HTTP interface.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", health::routes().merge(city::routes()))
+        .nest(
+            "/api/v1",
+            health::routes()
+                .merge(city::routes())
+                .merge(cases::routes()),
+        )
         .fallback(error::not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

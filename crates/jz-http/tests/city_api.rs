@@ -52,7 +52,10 @@ async fn app() -> (axum::Router, jz_testkit::TestDb) {
     let city = std::sync::Arc::new(SharedCity::new(
         jz_app::city::load_model(&store).await.unwrap(),
     ));
-    (jz_http::router(AppState { store, city }), db)
+    (
+        jz_http::router(AppState::open(store, city).await.unwrap()),
+        db,
+    )
 }
 
 async fn call(

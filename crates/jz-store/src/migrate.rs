@@ -35,6 +35,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "zones",
         sql: include_str!("../migrations/sqlite/0003_zones.sql"),
     },
+    Migration {
+        version: 4,
+        name: "cases",
+        sql: include_str!("../migrations/sqlite/0004_cases.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -53,6 +58,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "zones",
         sql: include_str!("../migrations/postgres/0003_zones.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "cases",
+        sql: include_str!("../migrations/postgres/0004_cases.sql"),
     },
 ];
 

@@ -1,0 +1,690 @@
+//! Intake: every channel's reports become cases here — located on the city model, classified,
+//! merged into an open case of the same problem nearby, or registered and dispatched.
+//!
+//! Decisions that depend on other reports (duplicate merging, idempotency keys) are made one at a
+//! time by the [`Desk`], which holds the open cases' positions in memory; the writes themselves are
+//! queued to the group-commit writer while the desk moves on, so many reports share one commit.
+
+use std::collections::HashMap;
+
+use jz_classify::Candidate;
+use jz_domain::access::{Actor, Role};
+use jz_domain::case::{self, Case, CaseState, Channel, Command, NewCase, Place, Rating, Rules};
+use jz_domain::category::Urgency;
+use jz_domain::division::DivisionLevel;
+use jz_domain::responsibility::{Placement, Routing, route};
+use jz_geo::datum::Datum;
+use jz_store::{Change, Statement, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+
+use super::{
+    CaseError, Cases, Context, MAX_PHOTOS, decode_case, insert_case, load_case, new_id,
+    update_case, write_events,
+};
+
+/// Maximum characters of a report's description.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+/// Maximum characters of an idempotency key.
+pub const MAX_KEY_CHARS: usize = 128;
+
+/// Who reported, as far as they told. Never shown on public endpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reporter {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    /// An account id in the reporting system (app user, Open311 account).
+    pub account: Option<String>,
+    pub device: Option<String>,
+}
+
+/// One report, from any channel.
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    pub channel: Channel,
+    pub description: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub datum: Datum,
+    pub address: Option<String>,
+    /// The category, when the reporter or operator chose one.
+    pub category: Option<String>,
+    pub urgency: Option<Urgency>,
+    pub reporter: Reporter,
+    /// A client-supplied key: retries with the same key yield the same case.
+    pub intake_key: Option<String>,
+    /// Photos uploaded beforehand.
+    pub photos: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new case was opened.
+    Created,
+    /// The report was merged into an open case of the same problem nearby.
+    Linked,
+    /// The intake key was seen before: the earlier report's case.
+    Replayed,
+}
+
+/// What intake did with a report.
+#[derive(Debug, Clone)]
+pub struct IntakeResult {
+    pub outcome: Outcome,
+    pub case: Case,
+    pub report_id: String,
+    /// Classification candidates, best first (empty when the category was given).
+    pub candidates: Vec<Candidate>,
+    /// True when the category is not certain and an operator must confirm it.
+    pub needs_confirmation: bool,
+}
+
+#[derive(Debug, Clone)]
+struct OpenCase {
+    category: String,
+    lon: f64,
+    lat: f64,
+    last_at_us: i64,
+}
+
+/// The intake desk's memory: open cases by category and position, and recent intake keys.
+#[derive(Debug, Default)]
+pub struct Desk {
+    keys: HashMap<String, (String, String)>,
+    cell_m: f64,
+    cells: HashMap<(String, i64, i64), Vec<String>>,
+    open: HashMap<String, OpenCase>,
+}
+
+const METRES_PER_DEGREE: f64 = 111_320.0;
+
+fn cell_of(lon: f64, lat: f64, cell_m: f64) -> (i64, i64) {
+    let x = lon * METRES_PER_DEGREE * lat.to_radians().cos() / cell_m;
+    let y = lat * METRES_PER_DEGREE / cell_m;
+    (x.floor() as i64, y.floor() as i64)
+}
+
+impl Desk {
+    /// Loads the open, categorised cases for merging.
+    pub async fn load(store: &Store) -> Result<Desk, CaseError> {
+        let mut desk = Desk {
+            cell_m: 50.0,
+            ..Desk::default()
+        };
+        let rows = sqlx::query(
+            "SELECT c.id, c.category_code, c.lon, c.lat, (SELECT MAX(r.reported_at_us) FROM case_report r WHERE r.case_id = c.id)
+             FROM case_file c WHERE c.category_code IS NOT NULL AND c.state NOT IN ('rejected', 'closed', 'rated', 'cancelled')",
+        )
+        .fetch_all(store.reader())
+        .await?;
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            desk.insert(
+                id,
+                OpenCase {
+                    category: row.try_get(1)?,
+                    lon: row.try_get(2)?,
+                    lat: row.try_get(3)?,
+                    last_at_us: row.try_get::<Option<i64>, _>(4)?.unwrap_or(0),
+                },
+            );
+        }
+        Ok(desk)
+    }
+
+    fn insert(&mut self, id: String, case: OpenCase) {
+        let (x, y) = cell_of(case.lon, case.lat, self.cell_m);
+        self.cells
+            .entry((case.category.clone(), x, y))
+            .or_default()
+            .push(id.clone());
+        self.open.insert(id, case);
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(case) = self.open.remove(id) {
+            let (x, y) = cell_of(case.lon, case.lat, self.cell_m);
+            if let Some(ids) = self.cells.get_mut(&(case.category, x, y)) {
+                ids.retain(|i| i != id);
+            }
+        }
+    }
+
+    /// Keeps the merge index in step with a case after a command.
+    pub(crate) fn after_command(&mut self, case: &Case) {
+        match (&case.category, case.state.is_open()) {
+            (Some(category), true) if !self.open.contains_key(&case.id) => {
+                let last_at_us = case.reported_at_us;
+                self.insert(
+                    case.id.clone(),
+                    OpenCase {
+                        category: category.clone(),
+                        lon: case.place.lon,
+                        lat: case.place.lat,
+                        last_at_us,
+                    },
+                );
+            }
+            (_, false) => self.remove(&case.id),
+            _ => {}
+        }
+    }
+
+    fn rebuild(&mut self, cell_m: f64) {
+        let open = std::mem::take(&mut self.open);
+        self.cells.clear();
+        self.cell_m = cell_m;
+        for (id, case) in open {
+            self.insert(id, case);
+        }
+    }
+
+    /// The nearest open case of `category` within `distance_m` whose latest report is at most
+    /// `window_us` old.
+    fn nearby(
+        &self,
+        category: &str,
+        lon: f64,
+        lat: f64,
+        distance_m: f64,
+        window_us: i64,
+        at_us: i64,
+    ) -> Option<String> {
+        let (x, y) = cell_of(lon, lat, self.cell_m);
+        let mut best: Option<(f64, &String)> = None;
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                let Some(ids) = self.cells.get(&(category.to_owned(), x + dx, y + dy)) else {
+                    continue;
+                };
+                for id in ids {
+                    let Some(case) = self.open.get(id) else {
+                        continue;
+                    };
+                    if at_us - case.last_at_us > window_us {
+                        continue;
+                    }
+                    let d = jz_geo::measure::distance_m(
+                        geo_types::Point::new(lon, lat),
+                        geo_types::Point::new(case.lon, case.lat),
+                    );
+                    if d <= distance_m && best.is_none_or(|(b, _)| d < b) {
+                        best = Some((d, id));
+                    }
+                }
+            }
+        }
+        best.map(|(_, id)| id.clone())
+    }
+}
+
+fn validate(input: &ReportInput) -> Result<(), CaseError> {
+    let chars = input.description.trim().chars().count();
+    if chars == 0 {
+        return Err(CaseError::Invalid("description: must not be empty".into()));
+    }
+    if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(CaseError::Invalid(format!(
+            "description: at most {MAX_DESCRIPTION_CHARS} characters (got {})",
+            input.description.chars().count()
+        )));
+    }
+    if let Some(key) = &input.intake_key
+        && (key.is_empty() || key.chars().count() > MAX_KEY_CHARS)
+    {
+        return Err(CaseError::Invalid(format!(
+            "intake_key: 1 to {MAX_KEY_CHARS} characters"
+        )));
+    }
+    if input.photos.len() > MAX_PHOTOS {
+        return Err(CaseError::Invalid(format!(
+            "photos: at most {MAX_PHOTOS} per report"
+        )));
+    }
+    let fields = [
+        ("address", &input.address),
+        ("reporter.name", &input.reporter.name),
+        ("reporter.phone", &input.reporter.phone),
+        ("reporter.email", &input.reporter.email),
+        ("reporter.account", &input.reporter.account),
+        ("reporter.device", &input.reporter.device),
+    ];
+    for (field, value) in fields {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+            return Err(CaseError::Invalid(format!(
+                "{field}: at most 200 characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn datum_name(datum: Datum) -> &'static str {
+    match datum {
+        Datum::Wgs84 => "wgs84",
+        Datum::Gcj02 => "gcj02",
+        Datum::Bd09 => "bd09",
+    }
+}
+
+impl Cases {
+    /// Takes in one report from any channel.
+    pub async fn intake(
+        &self,
+        input: ReportInput,
+        actor: &Actor,
+        origin: &str,
+        at_us: i64,
+    ) -> Result<IntakeResult, CaseError> {
+        validate(&input)?;
+        let config = self.config.current();
+        // Locate and classify before taking the desk: neither depends on other reports.
+        let located = self
+            .city
+            .current()
+            .locate(input.lon, input.lat, input.datum)?;
+        let community = located
+            .at(DivisionLevel::Community)
+            .ok_or_else(|| CaseError::Invalid("location: the point lies in no community".into()))?;
+        let street = located
+            .at(DivisionLevel::Street)
+            .ok_or_else(|| CaseError::Invalid("location: the point lies in no street".into()))?;
+        let district = located
+            .at(DivisionLevel::District)
+            .ok_or_else(|| CaseError::Invalid("location: the point lies in no district".into()))?;
+        let place = Place {
+            lon: located.wgs84.0,
+            lat: located.wgs84.1,
+            grid: located
+                .grid
+                .map(|g| g.as_str().to_owned())
+                .unwrap_or_else(|| community.code.as_str().to_owned()),
+            community: community.code,
+            street: street.code,
+            district: district.code,
+        };
+        if !actor.covers(&place.community) {
+            return Err(CaseError::Forbidden(format!(
+                "the point lies in community {}, outside your territory",
+                place.community
+            )));
+        }
+        let (category, candidates, needs_confirmation) = match &input.category {
+            Some(code) => {
+                super::config::active_category(&config, code)?;
+                (Some(code.clone()), Vec::new(), false)
+            }
+            None => {
+                let candidates = jz_classify::shipped().classify(&input.description, 3);
+                let confident = candidates.first().filter(|c| {
+                    c.confidence >= config.intake.confirm_threshold
+                        && config.category(&c.code).is_some_and(|cat| cat.active)
+                });
+                match confident {
+                    Some(best) => (Some(best.code.clone()), candidates.clone(), false),
+                    None => (None, candidates, true),
+                }
+            }
+        };
+        let report_id = new_id();
+        let classification = (!candidates.is_empty()).then(|| {
+            serde_json::to_string(
+                &candidates
+                    .iter()
+                    .map(|c| json!({ "code": c.code, "confidence": c.confidence }))
+                    .collect::<Vec<_>>(),
+            )
+            .expect("candidates serialize")
+        });
+        let context = Context {
+            note: None,
+            photos: input.photos.clone(),
+            position: None,
+            origin: origin.to_owned(),
+        };
+
+        let mut desk = self.desk.lock().await;
+        if let Some(key) = &input.intake_key {
+            let earlier = match desk.keys.get(key) {
+                Some(found) => Some(found.clone()),
+                None => sqlx::query("SELECT case_id, id FROM case_report WHERE intake_key = $1")
+                    .bind(key.as_str())
+                    .fetch_optional(self.store.reader())
+                    .await?
+                    .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
+                    .transpose()?,
+            };
+            if let Some((case_id, report_id)) = earlier {
+                drop(desk);
+                let case = load_case(&self.store, &case_id)
+                    .await?
+                    .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
+                return Ok(IntakeResult {
+                    outcome: Outcome::Replayed,
+                    case,
+                    report_id,
+                    candidates: Vec::new(),
+                    needs_confirmation: false,
+                });
+            }
+        }
+        if (desk.cell_m - config.intake.dedupe_distance_m.max(1.0)).abs() > f64::EPSILON {
+            desk.rebuild(config.intake.dedupe_distance_m.max(1.0));
+        }
+        let duplicate = category.as_deref().and_then(|code| {
+            desk.nearby(
+                code,
+                place.lon,
+                place.lat,
+                config.intake.dedupe_distance_m,
+                config.intake.dedupe_window_minutes * 60_000_000,
+                at_us,
+            )
+        });
+
+        let report = |case_id: &str| {
+            Statement::new(
+                "INSERT INTO case_report (id, case_id, channel, description, lon, lat, input_lon, input_lat, datum, address,
+                   reporter_name, reporter_phone, reporter_email, reporter_account, device_id, submitted_by, intake_key, classification, reported_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+            )
+            .bind(report_id.clone())
+            .bind(case_id)
+            .bind(input.channel.as_str())
+            .bind(input.description.clone())
+            .bind(place.lon)
+            .bind(place.lat)
+            .bind(input.lon)
+            .bind(input.lat)
+            .bind(datum_name(input.datum))
+            .bind(input.address.clone())
+            .bind(input.reporter.name.clone())
+            .bind(input.reporter.phone.clone())
+            .bind(input.reporter.email.clone())
+            .bind(input.reporter.account.clone())
+            .bind(input.reporter.device.clone())
+            .bind(actor.id.clone())
+            .bind(input.intake_key.clone())
+            .bind(classification.clone())
+            .bind(at_us)
+        };
+
+        let (outcome, decision, mut change) = match duplicate {
+            Some(case_id) => {
+                let existing = load_case(&self.store, &case_id).await?;
+                match existing.filter(|c| c.state.is_open()) {
+                    Some(existing) => {
+                        let decision = case::link_report(&existing, actor, at_us, &report_id);
+                        let mut change = Change::new()
+                            .statement(
+                                Statement::new(
+                                    "UPDATE case_file SET reporters = reporters + 1 WHERE id = $1 AND state NOT IN ('rejected', 'closed', 'rated', 'cancelled')",
+                                )
+                                .bind(case_id.clone())
+                                .expect_rows(1),
+                            )
+                            .statement(report(&case_id));
+                        // Linking does not change the case's version: a department acting on
+                        // the case at the same time is not made stale by a new reporter.
+                        let mut audited = decision.clone();
+                        audited.case.version = existing.version;
+                        write_events(&mut change, None, &audited, actor, &context);
+                        if let Some(open) = desk.open.get_mut(&case_id) {
+                            open.last_at_us = at_us;
+                        }
+                        (Outcome::Linked, audited, change)
+                    }
+                    None => {
+                        desk.remove(&case_id);
+                        self.new_case(
+                            &input,
+                            &place,
+                            &located.zones,
+                            category.as_deref(),
+                            actor,
+                            at_us,
+                            &report_id,
+                            &config,
+                        )?
+                    }
+                }
+            }
+            None => self.new_case(
+                &input,
+                &place,
+                &located.zones,
+                category.as_deref(),
+                actor,
+                at_us,
+                &report_id,
+                &config,
+            )?,
+        };
+        if outcome == Outcome::Created {
+            change.statements.push(report(&decision.case.id));
+            write_events(&mut change, None, &decision, actor, &context);
+            desk.after_command(&decision.case);
+        }
+        self.attach_photos(&mut change, &decision.case.id, &input.photos);
+        if let Some(key) = &input.intake_key {
+            desk.keys
+                .insert(key.clone(), (decision.case.id.clone(), report_id.clone()));
+        }
+        // Queue the write while holding the desk, so the order of decisions is the order of
+        // writes; wait for the commit without it.
+        let committed = self.store.write(change);
+        drop(desk);
+        if let Err(error) = committed.await {
+            let mut desk = self.desk.lock().await;
+            if let Some(key) = &input.intake_key {
+                desk.keys.remove(key);
+            }
+            if outcome == Outcome::Created {
+                desk.remove(&decision.case.id);
+            }
+            drop(desk);
+            return Err(match error {
+                StoreError::Conflict { .. } if outcome == Outcome::Linked => CaseError::Stale {
+                    expected: decision.case.version,
+                    found: decision.case.version,
+                },
+                StoreError::Constraint { message, .. } if !input.photos.is_empty() => {
+                    CaseError::Invalid(format!(
+                        "photos: a photo does not exist or belongs to another case ({message})"
+                    ))
+                }
+                other => other.into(),
+            });
+        }
+        Ok(IntakeResult {
+            outcome,
+            case: decision.case,
+            report_id,
+            candidates,
+            needs_confirmation,
+        })
+    }
+
+    /// Opens a case; registers it when the category is certain, and dispatches it when exactly
+    /// one responsibility rule decides.
+    #[allow(clippy::too_many_arguments)]
+    fn new_case(
+        &self,
+        input: &ReportInput,
+        place: &Place,
+        zones: &[crate::city::model::ZoneRef],
+        category: Option<&str>,
+        actor: &Actor,
+        at_us: i64,
+        report_id: &str,
+        config: &super::CaseConfig,
+    ) -> Result<(Outcome, case::Decision, Change), CaseError> {
+        let _ = report_id;
+        let rules = |category: Option<&str>| Rules {
+            calendar: &config.calendar,
+            default_limits: &config.default_limits,
+            category: category.and_then(|c| config.category(c)),
+            departments: &config.active_departments,
+        };
+        let mut decision = case::open(
+            NewCase {
+                id: new_id(),
+                channel: input.channel,
+                description: input.description.clone(),
+                place: place.clone(),
+                at_us,
+            },
+            &rules(None),
+            actor,
+        );
+        let system = Actor::system("intake");
+        if let Some(code) = category {
+            let registered = case::decide(
+                &decision.case,
+                &Command::Register {
+                    category: code.to_owned(),
+                    urgency: input.urgency,
+                },
+                &system,
+                at_us,
+                &rules(Some(code)),
+            )?;
+            decision.events.extend(registered.events);
+            decision.case = registered.case;
+            let divisions = [place.community, place.street, place.district];
+            let zone_ids: Vec<String> = zones.iter().map(|z| z.id.clone()).collect();
+            match route(
+                &config.rules,
+                code,
+                Placement {
+                    divisions: &divisions,
+                    zones: &zone_ids,
+                },
+                DivisionLevel::Street,
+            ) {
+                Routing::Department { department, .. }
+                    if config.active_departments.contains(&department) =>
+                {
+                    let dispatched = case::decide(
+                        &decision.case,
+                        &Command::Dispatch { department },
+                        &system,
+                        at_us,
+                        &rules(Some(code)),
+                    )?;
+                    decision.events.extend(dispatched.events);
+                    decision.case = dispatched.case;
+                }
+                Routing::Department { department, .. } => {
+                    decision.case.queue_reason =
+                        Some(format!("the rule's department {department} is inactive"));
+                }
+                Routing::Queue { reason, candidates } => {
+                    decision.case.queue_reason = Some(reason);
+                    decision.case.candidates = candidates;
+                }
+            }
+        }
+        // One row for the case in its final state after intake.
+        let change = Change::new().statement(insert_case(&decision.case, at_us));
+        Ok((Outcome::Created, decision, change))
+    }
+
+    /// Records a reporter's rating of a closed case (by the reporter, or by a hotline operator
+    /// on the return call). Each reporter rates once per closing.
+    pub async fn rate(
+        &self,
+        report_id: &str,
+        rating: Rating,
+        comment: Option<String>,
+        actor: &Actor,
+        origin: &str,
+        at_us: i64,
+    ) -> Result<Case, CaseError> {
+        if comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > super::MAX_NOTE_CHARS)
+        {
+            return Err(CaseError::Invalid(format!(
+                "comment: at most {} characters",
+                super::MAX_NOTE_CHARS
+            )));
+        }
+        let row = sqlx::query(
+            "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, c.reporters FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1",
+        )
+        .bind(report_id)
+        .fetch_optional(self.store.reader())
+        .await?
+        .ok_or_else(|| CaseError::NotFound(format!("report {report_id}")))?;
+        let case_id: String = row.try_get(0)?;
+        let submitted_by: String = row.try_get(1)?;
+        let rated_round: Option<i64> = row.try_get(2)?;
+        let current = decode_case(&row.try_get::<String, _>(3)?, row.try_get(4)?)?;
+        if !actor.covers(&current.place.community) {
+            return Err(CaseError::NotFound(format!("report {report_id}")));
+        }
+        if actor.role == Role::Citizen && actor.id != submitted_by {
+            return Err(CaseError::Forbidden(
+                "only the reporter may rate their report".into(),
+            ));
+        }
+        if current.rating_round > 0 && rated_round == Some(i64::from(current.rating_round)) {
+            return Err(CaseError::IllegalTransition(format!(
+                "report {report_id} has already been rated for this closing of the case"
+            )));
+        }
+        let config = self.config.current();
+        let rules = Rules {
+            calendar: &config.calendar,
+            default_limits: &config.default_limits,
+            category: current.category.as_deref().and_then(|c| config.category(c)),
+            departments: &config.active_departments,
+        };
+        let decision = case::decide(&current, &Command::Rate { rating }, actor, at_us, &rules)?;
+        let context = Context {
+            note: comment.clone(),
+            photos: Vec::new(),
+            position: None,
+            origin: origin.to_owned(),
+        };
+        let mut change = Change::new()
+            .statement(update_case(&decision.case, current.version, at_us))
+            .statement(
+                Statement::new(
+                    "UPDATE case_report SET rating = $2, rating_comment = $3, rating_round = $4, rated_at_us = $5
+                     WHERE id = $1 AND (rating_round IS NULL OR rating_round < $4)",
+                )
+                .bind(report_id)
+                .bind(rating.as_str())
+                .bind(comment)
+                .bind(i64::from(current.rating_round))
+                .bind(at_us)
+                .expect_rows(1),
+            );
+        write_events(&mut change, Some(&current), &decision, actor, &context);
+        match self.store.write(change).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict { .. }) => {
+                let found = load_case(&self.store, &case_id)
+                    .await?
+                    .map_or(0, |c| c.version);
+                return Err(CaseError::Stale {
+                    expected: current.version,
+                    found,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.desk.lock().await.after_command(&decision.case);
+        Ok(decision.case)
+    }
+}
+
+/// Whether a state still takes further reports.
+pub fn merges_into(state: CaseState) -> bool {
+    state.is_open()
+}

@@ -1,0 +1,385 @@
+//! The case closed loop's use cases: intake from every channel, commands through the state
+//! machine, the deadline scheduler, queries and queues, users with API tokens.
+//!
+//! [`Cases`] is the one entry point adapters use. Decisions are made by `jz_domain::case`; this
+//! module reads what a decision needs, and writes the new case, its timeline events and one audit
+//! record per event in one [`Change`], guarded by the case's version (optimistic concurrency: a
+//! command decided on an old version is refused, never lost or applied twice).
+
+pub mod config;
+pub mod intake;
+pub mod query;
+pub mod schedule;
+pub mod users;
+
+use std::sync::Arc;
+
+use jz_domain::access::Actor;
+use jz_domain::audit::AuditRecord;
+use jz_domain::case::{self, Case, CaseEvent, Command, Decision, Rejection, Rules};
+use jz_store::{Change, Statement, Store, StoreError};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::city::SharedCity;
+use crate::city::model::LocateError;
+pub use config::{CaseConfig, IntakeSettings, SharedConfig};
+
+/// Why a case operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// The input is wrong; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    IllegalTransition(String),
+    #[error(
+        "the case changed since version {expected} was read (it is now version {found}); reload it and decide again"
+    )]
+    Stale { expected: i64, found: i64 },
+    #[error(transparent)]
+    Location(#[from] LocateError),
+    #[error("no or unknown API token; send `Authorization: Bearer <token>`")]
+    Unauthenticated,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Rejection> for CaseError {
+    fn from(r: Rejection) -> CaseError {
+        match r {
+            Rejection::Forbidden(m) => CaseError::Forbidden(m),
+            Rejection::IllegalTransition(m) => CaseError::IllegalTransition(m),
+            Rejection::Invalid(m) => CaseError::Invalid(m),
+        }
+    }
+}
+
+impl From<sqlx::Error> for CaseError {
+    fn from(e: sqlx::Error) -> CaseError {
+        CaseError::Store(StoreError::from(e))
+    }
+}
+
+/// Where a command was issued from: a note, photos and the actor's position, for the timeline.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub note: Option<String>,
+    pub photos: Vec<String>,
+    /// The actor's own position (WGS-84), e.g. an inspector checking on site.
+    pub position: Option<(f64, f64)>,
+    /// The client address or process the request came from.
+    pub origin: String,
+}
+
+/// Maximum characters of a note.
+pub const MAX_NOTE_CHARS: usize = 2000;
+/// Maximum photos attached to one report or command.
+pub const MAX_PHOTOS: usize = 9;
+
+/// The case loop's facade.
+#[derive(Debug)]
+pub struct Cases {
+    pub store: Store,
+    pub city: Arc<SharedCity>,
+    pub config: Arc<SharedConfig>,
+    desk: tokio::sync::Mutex<intake::Desk>,
+}
+
+/// The time now, in microseconds since the epoch (adapters pass it in; tests pass a manual clock).
+pub fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+/// A new time-ordered identifier.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl Cases {
+    /// Seeds the catalogue when empty, loads the rules and the open cases for duplicate merging.
+    pub async fn open(store: Store, city: Arc<SharedCity>) -> Result<Cases, CaseError> {
+        let actor = crate::city::Actor {
+            actor: "system:seed".into(),
+            origin: "jingzhi".into(),
+            at_us: now_us(),
+        };
+        config::seed(&store, &actor).await?;
+        let config = Arc::new(SharedConfig::new(config::load(&store).await?));
+        let desk = intake::Desk::load(&store).await?;
+        Ok(Cases {
+            store,
+            city,
+            config,
+            desk: tokio::sync::Mutex::new(desk),
+        })
+    }
+
+    /// Issues a command on a case decided at `expected_version`.
+    pub async fn command(
+        &self,
+        case_id: &str,
+        expected_version: i64,
+        command: &Command,
+        actor: &Actor,
+        context: &Context,
+        at_us: i64,
+    ) -> Result<Case, CaseError> {
+        check_context(context)?;
+        if let Command::Rate { .. } = command {
+            // Ratings are recorded per report (see `intake::rate`): each reporter rates once.
+            return Err(CaseError::Invalid(
+                "command: rate a case through its ratings resource, as one of its reporters".into(),
+            ));
+        }
+        let current = load_case(&self.store, case_id)
+            .await?
+            .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
+        // Territory first: outside it the case does not exist for the actor.
+        if !actor.covers(&current.place.community) {
+            return Err(CaseError::NotFound(format!("case {case_id}")));
+        }
+        if current.version != expected_version {
+            return Err(CaseError::Stale {
+                expected: expected_version,
+                found: current.version,
+            });
+        }
+        let config = self.config.current();
+        let category_code = match command {
+            Command::Register { category, .. } => Some(category.as_str()),
+            _ => current.category.as_deref(),
+        };
+        let rules = Rules {
+            calendar: &config.calendar,
+            default_limits: &config.default_limits,
+            category: category_code.and_then(|c| config.category(c)),
+            departments: &config.active_departments,
+        };
+        let decision = case::decide(&current, command, actor, at_us, &rules)?;
+        let mut change =
+            Change::new().statement(update_case(&decision.case, current.version, at_us));
+        self.attach_photos(&mut change, case_id, &context.photos);
+        write_events(&mut change, Some(&current), &decision, actor, context);
+        match self.store.write(change).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict { .. }) => {
+                let found = load_case(&self.store, case_id)
+                    .await?
+                    .map_or(0, |c| c.version);
+                return Err(CaseError::Stale {
+                    expected: expected_version,
+                    found,
+                });
+            }
+            Err(StoreError::Constraint { message, .. }) if !context.photos.is_empty() => {
+                return Err(CaseError::Invalid(format!(
+                    "photos: a photo does not exist or belongs to another case ({message})"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.desk.lock().await.after_command(&decision.case);
+        Ok(decision.case)
+    }
+
+    fn attach_photos(&self, change: &mut Change, case_id: &str, photos: &[String]) {
+        for photo in photos {
+            change.statements.push(
+                Statement::new(
+                    "UPDATE photo SET case_id = $1 WHERE id = $2 AND (case_id IS NULL OR case_id = $1)",
+                )
+                .bind(case_id)
+                .bind(photo.clone())
+                .expect_rows(1),
+            );
+        }
+    }
+}
+
+fn check_context(context: &Context) -> Result<(), CaseError> {
+    if let Some(note) = &context.note
+        && note.chars().count() > MAX_NOTE_CHARS
+    {
+        return Err(CaseError::Invalid(format!(
+            "note: at most {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    if context.photos.len() > MAX_PHOTOS {
+        return Err(CaseError::Invalid(format!(
+            "photos: at most {MAX_PHOTOS} per step"
+        )));
+    }
+    if let Some((lon, lat)) = context.position
+        && !(lon.is_finite()
+            && lat.is_finite()
+            && (-180.0..=180.0).contains(&lon)
+            && (-90.0..=90.0).contains(&lat))
+    {
+        return Err(CaseError::Invalid(
+            "position: longitude/latitude out of range".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The parts of a case the audit trail keeps before and after each step.
+fn summary(case: &Case) -> String {
+    json!({
+        "state": case.state.as_str(),
+        "version": case.version,
+        "category": case.category,
+        "urgency": case.urgency.as_str(),
+        "department": case.department,
+        "level": case.level.as_str(),
+        "stage": case.clock.as_ref().map(|c| c.stage.as_str()),
+        "deadline_at_us": case.clock.as_ref().map(|c| c.deadline_at_us),
+        "reworks": case.reworks,
+        "reopens": case.reopens,
+    })
+    .to_string()
+}
+
+/// Adds each event to the timeline and to the audit trail.
+fn write_events(
+    change: &mut Change,
+    before: Option<&Case>,
+    decision: &Decision,
+    actor: &Actor,
+    context: &Context,
+) {
+    let before_summary = before.map(summary);
+    let after_summary = summary(&decision.case);
+    let photos = (!context.photos.is_empty())
+        .then(|| serde_json::to_string(&context.photos).expect("ids serialize"));
+    for (index, event) in decision.events.iter().enumerate() {
+        let last = index + 1 == decision.events.len();
+        change.statements.push(event_statement(
+            &decision.case.id,
+            event,
+            if last { context.note.clone() } else { None },
+            context.position,
+            if last { photos.clone() } else { None },
+        ));
+        change.audit.push(AuditRecord {
+            at_us: event.at_us,
+            actor: actor.id.clone(),
+            actor_role: actor.role.as_str().into(),
+            action: format!("case.{}", event.kind),
+            subject_kind: "case".into(),
+            subject_id: decision.case.id.clone(),
+            origin: context.origin.clone(),
+            before: if index == 0 {
+                before_summary.clone()
+            } else {
+                None
+            },
+            after: Some(if last {
+                after_summary.clone()
+            } else {
+                json!({ "state": event.to.as_str() }).to_string()
+            }),
+        });
+    }
+}
+
+fn event_statement(
+    case_id: &str,
+    event: &CaseEvent,
+    note: Option<String>,
+    position: Option<(f64, f64)>,
+    photos: Option<String>,
+) -> Statement {
+    Statement::new(
+        "INSERT INTO case_event (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(new_id())
+    .bind(case_id)
+    .bind(event.kind.clone())
+    .bind(event.at_us)
+    .bind(event.actor.clone())
+    .bind(event.role.as_str())
+    .bind(event.from.map(|s| s.as_str().to_owned()))
+    .bind(event.to.as_str())
+    .bind(note)
+    .bind(position.map(|p| p.0))
+    .bind(position.map(|p| p.1))
+    .bind(photos)
+    .bind(event.detail.to_string())
+}
+
+const CASE_COLUMNS: &str = "state = $2, version = $3, category_code = $4, urgency = $5, department_id = $6, level = $7, stage = $8, deadline_at_us = $9, next_due_at_us = $10, overdue = $11, closed_at_us = $12, updated_at_us = $13, data = $14";
+
+fn case_args(statement: Statement, case: &Case, at_us: i64) -> Statement {
+    let clock = case.clock.as_ref();
+    statement
+        .bind(case.state.as_str())
+        .bind(case.version)
+        .bind(case.category.clone())
+        .bind(case.urgency.as_str())
+        .bind(case.department.clone())
+        .bind(case.level.as_str())
+        .bind(clock.map(|c| c.stage.as_str().to_owned()))
+        .bind(clock.map(|c| c.deadline_at_us))
+        .bind(case::next_due_us(case))
+        .bind(clock.is_some_and(|c| c.overdue))
+        .bind(case.closed_at_us)
+        .bind(at_us)
+        .bind(serde_json::to_string(case).expect("a case serializes"))
+}
+
+/// The statement creating a case row.
+fn insert_case(case: &Case, at_us: i64) -> Statement {
+    let statement = Statement::new(
+        "INSERT INTO case_file (id, state, version, category_code, urgency, department_id, level, stage, deadline_at_us, next_due_at_us, overdue, closed_at_us, updated_at_us, data,
+                                channel, lon, lat, grid_code, community_code, street_code, district_code, reported_at_us, reporters)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1)",
+    )
+    .bind(case.id.clone());
+    case_args(statement, case, at_us)
+        .bind(case.channel.as_str())
+        .bind(case.place.lon)
+        .bind(case.place.lat)
+        .bind(case.place.grid.clone())
+        .bind(case.place.community.as_str())
+        .bind(case.place.street.as_str())
+        .bind(case.place.district.as_str())
+        .bind(case.reported_at_us)
+}
+
+/// The statement moving a case from `prev_version` to its new state (exactly one row, or the
+/// change is refused as stale).
+fn update_case(case: &Case, prev_version: i64, at_us: i64) -> Statement {
+    let sql = format!("UPDATE case_file SET {CASE_COLUMNS} WHERE id = $1 AND version = $15");
+    case_args(Statement::new(sql).bind(case.id.clone()), case, at_us)
+        .bind(prev_version)
+        .expect_rows(1)
+}
+
+/// Reads one case.
+pub async fn load_case(store: &Store, id: &str) -> Result<Option<Case>, CaseError> {
+    let row = sqlx::query("SELECT data, reporters FROM case_file WHERE id = $1")
+        .bind(id)
+        .fetch_optional(store.reader())
+        .await?;
+    row.map(|row| decode_case(&row.try_get::<String, _>(0)?, row.try_get(1)?))
+        .transpose()
+}
+
+pub(crate) fn decode_case(data: &str, reporters: i64) -> Result<Case, CaseError> {
+    let mut case: Case = serde_json::from_str(data).map_err(|e| {
+        CaseError::Store(StoreError::Database(
+            format!("stored case is unreadable: {e}").into(),
+        ))
+    })?;
+    // Further reports are linked without touching the case's version (see intake).
+    case.reporters = u32::try_from(reporters).unwrap_or(u32::MAX);
+    Ok(case)
+}

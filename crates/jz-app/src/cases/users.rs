@@ -1,0 +1,213 @@
+//! People and systems acting in Jingzhi, and their API tokens.
+//!
+//! A user has a role, a territory (a division subtree; none = the whole city) and, for handlers,
+//! a department. Tokens are 256-bit random strings shown once at creation; only their SHA-256 is
+//! stored (a slow password hash is not needed for high-entropy secrets), so a leaked database
+//! does not leak usable tokens. Revoking a token takes effect at once in this process.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jz_domain::access::{Actor, Role};
+use jz_domain::audit::AuditRecord;
+use jz_domain::division::DivisionCode;
+use jz_store::{Change, Statement, Store};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{CaseError, new_id};
+
+/// A user as listed (never with the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub territory: Option<String>,
+    pub department: Option<String>,
+    pub active: bool,
+}
+
+impl User {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: format!("user:{}", self.id),
+            role: self.role,
+            territory: self
+                .territory
+                .as_deref()
+                .and_then(|t| DivisionCode::parse(t).ok()),
+            department: self.department.clone(),
+        }
+    }
+}
+
+/// The prefix of every token, so that leaked tokens are recognisable in logs and scanners.
+pub const TOKEN_PREFIX: &str = "jz_";
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("{TOKEN_PREFIX}{a}{b}")
+}
+
+/// Authenticated tokens, by hash.
+#[derive(Debug, Default)]
+pub struct TokenCache(Mutex<HashMap<String, User>>);
+
+impl TokenCache {
+    /// The active user a bearer token belongs to.
+    pub async fn authenticate(&self, store: &Store, token: &str) -> Result<User, CaseError> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Err(CaseError::Unauthenticated);
+        }
+        let key = hash(token);
+        if let Some(user) = self.0.lock().expect("token cache").get(&key) {
+            return Ok(user.clone());
+        }
+        let row = sqlx::query(
+            "SELECT id, name, role, territory, department_id, active FROM app_user WHERE token_hash = $1 AND active = 1",
+        )
+        .bind(key.as_str())
+        .fetch_optional(store.reader())
+        .await?
+        .ok_or(CaseError::Unauthenticated)?;
+        let user = user_from_row(&row)?;
+        self.0
+            .lock()
+            .expect("token cache")
+            .insert(key, user.clone());
+        Ok(user)
+    }
+
+    pub fn forget_all(&self) {
+        self.0.lock().expect("token cache").clear();
+    }
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, CaseError> {
+    Ok(User {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        role: row
+            .try_get::<String, _>(2)?
+            .parse()
+            .map_err(CaseError::Invalid)?,
+        territory: row.try_get(3)?,
+        department: row.try_get(4)?,
+        active: row.try_get::<i64, _>(5)? != 0,
+    })
+}
+
+/// Creates a user and returns it with its token (shown only now).
+pub async fn create_user(
+    store: &Store,
+    by: &crate::city::Actor,
+    name: &str,
+    role: Role,
+    territory: Option<DivisionCode>,
+    department: Option<String>,
+) -> Result<(User, String), CaseError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(CaseError::Invalid("name: 1 to 100 characters".into()));
+    }
+    if role == Role::System {
+        return Err(CaseError::Invalid(
+            "role: `system` is Jingzhi itself, not a user".into(),
+        ));
+    }
+    if (role == Role::Handler) != department.is_some() {
+        return Err(CaseError::Invalid(
+            "department: a handler needs a department, and only handlers have one".into(),
+        ));
+    }
+    let user = User {
+        id: new_id(),
+        name: name.trim().to_owned(),
+        role,
+        territory: territory.map(|t| t.as_str().to_owned()),
+        department,
+        active: true,
+    };
+    let token = new_token();
+    let change = Change::new()
+        .statement(
+            Statement::new(
+                "INSERT INTO app_user (id, name, role, territory, department_id, token_hash, active, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+            )
+            .bind(user.id.clone())
+            .bind(user.name.clone())
+            .bind(role.as_str())
+            .bind(user.territory.clone())
+            .bind(user.department.clone())
+            .bind(hash(&token))
+            .bind(by.at_us),
+        )
+        .audit(AuditRecord {
+            at_us: by.at_us,
+            actor: by.actor.clone(),
+            actor_role: "admin".into(),
+            action: "user.create".into(),
+            subject_kind: "user".into(),
+            subject_id: user.id.clone(),
+            origin: by.origin.clone(),
+            before: None,
+            after: serde_json::to_string(&user).ok(),
+        });
+    store.write(change).await.map_err(|e| match e {
+        jz_store::StoreError::Constraint { message, .. } => {
+            CaseError::Invalid(format!("department: unknown department ({message})"))
+        }
+        other => other.into(),
+    })?;
+    Ok((user, token))
+}
+
+/// Deactivates a user: their token stops working.
+pub async fn revoke_user(
+    store: &Store,
+    cache: &TokenCache,
+    by: &crate::city::Actor,
+    id: &str,
+) -> Result<(), CaseError> {
+    let change = Change::new()
+        .statement(
+            Statement::new(
+                "UPDATE app_user SET active = 0, token_hash = NULL WHERE id = $1 AND active = 1",
+            )
+            .bind(id)
+            .expect_rows(1),
+        )
+        .audit(AuditRecord {
+            at_us: by.at_us,
+            actor: by.actor.clone(),
+            actor_role: "admin".into(),
+            action: "user.revoke".into(),
+            subject_kind: "user".into(),
+            subject_id: id.into(),
+            origin: by.origin.clone(),
+            before: None,
+            after: Some("{\"active\":false}".into()),
+        });
+    store.write(change).await.map_err(|e| match e {
+        jz_store::StoreError::Conflict { .. } => CaseError::NotFound(format!("active user {id}")),
+        other => other.into(),
+    })?;
+    cache.forget_all();
+    Ok(())
+}
+
+/// Lists users.
+pub async fn list_users(store: &Store) -> Result<Vec<User>, CaseError> {
+    let rows = sqlx::query(
+        "SELECT id, name, role, territory, department_id, active FROM app_user ORDER BY name, id",
+    )
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(user_from_row).collect()
+}
