@@ -475,6 +475,7 @@ impl Cases {
         }
         // Queue the write while holding the desk, so the order of decisions is the order of
         // writes; wait for the commit without it.
+        let photo_statements = change.statements.len() - input.photos.len();
         let committed = self.store.write(change);
         drop(desk);
         if let Err(error) = committed.await {
@@ -487,6 +488,11 @@ impl Cases {
             }
             drop(desk);
             return Err(match error {
+                StoreError::Conflict { statement, .. } if statement >= photo_statements => {
+                    CaseError::Invalid(
+                        "photos: a photo does not exist or belongs to another case".into(),
+                    )
+                }
                 StoreError::Conflict { .. } if outcome == Outcome::Linked => CaseError::Stale {
                     expected: decision.case.version,
                     found: decision.case.version,
@@ -624,7 +630,7 @@ impl Cases {
         let submitted_by: String = row.try_get(1)?;
         let rated_round: Option<i64> = row.try_get(2)?;
         let current = decode_case(&row.try_get::<String, _>(3)?, row.try_get(4)?)?;
-        if !actor.covers(&current.place.community) {
+        if !self.may_see(actor, &current).await? {
             return Err(CaseError::NotFound(format!("report {report_id}")));
         }
         if actor.role == Role::Citizen && actor.id != submitted_by {

@@ -141,8 +141,8 @@ impl Cases {
         let current = load_case(&self.store, case_id)
             .await?
             .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
-        // Territory first: outside it the case does not exist for the actor.
-        if !actor.covers(&current.place.community) {
+        // Visibility first: a case the actor may not see does not exist for them.
+        if !self.may_see(actor, &current).await? {
             return Err(CaseError::NotFound(format!("case {case_id}")));
         }
         if current.version != expected_version {
@@ -167,8 +167,17 @@ impl Cases {
             Change::new().statement(update_case(&decision.case, current.version, at_us));
         self.attach_photos(&mut change, case_id, &context.photos);
         write_events(&mut change, Some(&current), &decision, actor, context);
+        let photo_statements = 1;
         match self.store.write(change).await {
             Ok(_) => {}
+            Err(StoreError::Conflict { statement, .. })
+                if statement >= photo_statements
+                    && statement < photo_statements + context.photos.len() =>
+            {
+                return Err(CaseError::Invalid(
+                    "photos: a photo does not exist or belongs to another case".into(),
+                ));
+            }
             Err(StoreError::Conflict { .. }) => {
                 let found = load_case(&self.store, case_id)
                     .await?

@@ -306,7 +306,7 @@ impl Cases {
         Ok(case)
     }
 
-    async fn may_see(&self, actor: &Actor, case: &Case) -> Result<bool, CaseError> {
+    pub(crate) async fn may_see(&self, actor: &Actor, case: &Case) -> Result<bool, CaseError> {
         if !actor.covers(&case.place.community) {
             return Ok(false);
         }

@@ -1,0 +1,628 @@
+//! One report walked through every stage of the closed loop over HTTP, through the real router
+//! with API tokens: intake by the hotline, automatic dispatch, accept, handle, a failed check
+//! (rework), handle again, verify, close, a dissatisfied rating that reopens the case, and a
+//! second round ending rated — plus the errors a client gets for bad input and wrong roles.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use jz_app::cases::config;
+use jz_app::city::plan::Stage;
+use jz_app::city::{Actor, FieldMapping, ImportOptions, SharedCity, SourceFile};
+use jz_domain::access::Role;
+use jz_domain::division::{DivisionCode, DivisionLevel};
+use jz_domain::responsibility::{DepartmentKind, ResponsibilityRule, Territory};
+use jz_http::AppState;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const CITY: &str = r#"{"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"code":"330100000000","name":"Test City","level":"city"},
+   "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.02,30.00],[120.02,30.02],[120.00,30.02],[120.00,30.00]]]}},
+  {"type":"Feature","properties":{"code":"330102000000","name":"Only District","level":"district","parent_code":"330100000000"},
+   "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.02,30.00],[120.02,30.02],[120.00,30.02],[120.00,30.00]]]}}
+]}"#;
+const CODES: &str = "code,name,level,parent_code\n330102001000,One Street,street,330102000000\n330102001001,North Community,community,330102001000\n330102001002,South Community,community,330102001000\n";
+
+struct World {
+    app: axum::Router,
+    tokens: std::collections::HashMap<&'static str, String>,
+    _db: jz_testkit::TestDb,
+}
+
+async fn world() -> World {
+    let db = jz_testkit::TestDb::sqlite();
+    let store = db.open().await;
+    let admin = Actor {
+        actor: "user:setup".into(),
+        origin: "test".into(),
+        at_us: 1_780_000_000_000_000,
+    };
+    jz_app::city::import(
+        &store,
+        vec![
+            SourceFile {
+                name: "city.geojson".into(),
+                content: CITY.into(),
+            },
+            SourceFile {
+                name: "codes.csv".into(),
+                content: CODES.into(),
+            },
+        ],
+        FieldMapping::default(),
+        ImportOptions::default(),
+        admin.clone(),
+        Box::new(|_: Stage, _, _| {}),
+    )
+    .await
+    .unwrap();
+    let city = std::sync::Arc::new(SharedCity::new(
+        jz_app::city::load_model(&store).await.unwrap(),
+    ));
+    let state = AppState::open(store.clone(), city).await.unwrap();
+    let street = DivisionCode::parse("330102001000").unwrap();
+    config::put_department(
+        &store,
+        &state.cases.config,
+        &admin,
+        config::department(
+            "street-office",
+            "一街道办",
+            DepartmentKind::StreetOffice,
+            DivisionLevel::Street,
+            street,
+        ),
+    )
+    .await
+    .unwrap();
+    config::add_rule(
+        &store,
+        &state.cases.config,
+        &admin,
+        ResponsibilityRule {
+            id: "everything".into(),
+            category: "*".parse().unwrap(),
+            territory: Territory::Division(street),
+            level: DivisionLevel::Street,
+            department: "street-office".into(),
+            priority: 1,
+            fallback: false,
+        },
+    )
+    .await
+    .unwrap();
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role, territory, department) in [
+        ("hotline", Role::HotlineOperator, Some(street), None),
+        (
+            "handler",
+            Role::Handler,
+            Some(street),
+            Some("street-office"),
+        ),
+        ("inspector", Role::Inspector, Some(street), None),
+        ("operator", Role::StreetOperator, Some(street), None),
+        ("citizen", Role::Citizen, None, None),
+        ("admin", Role::Admin, None, None),
+        (
+            "elsewhere",
+            Role::StreetOperator,
+            Some(DivisionCode::parse("330102002000").unwrap()),
+            None,
+        ),
+    ] {
+        let (_, token) = jz_app::cases::users::create_user(
+            &store,
+            &admin,
+            name,
+            role,
+            territory,
+            department.map(str::to_owned),
+        )
+        .await
+        .unwrap();
+        tokens.insert(name, token);
+    }
+    World {
+        app: jz_http::router(state),
+        tokens,
+        _db: db,
+    }
+}
+
+impl World {
+    async fn call(
+        &self,
+        who: &str,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(token) = self.tokens.get(who) {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Issues a command at the case's current version and returns the new case.
+    async fn step(&self, who: &str, id: &str, command: Value) -> Value {
+        let (_, detail) = self
+            .call(who, "GET", &format!("/api/v1/cases/{id}"), None)
+            .await;
+        let mut body = command.clone();
+        body["version"] = detail["case"]["version"].clone();
+        let (status, case) = self
+            .call(
+                who,
+                "POST",
+                &format!("/api/v1/cases/{id}/commands"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{command} by {who}: {case}");
+        case
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_walks_through_every_stage_over_http() {
+    let w = world().await;
+
+    // The hotline takes a complaint about property management (satisfaction-judged).
+    let (status, intake) = w
+        .call(
+            "hotline",
+            "POST",
+            "/api/v1/reports",
+            Some(json!({
+                "description": "来电人反映小区物业长期不清理楼道杂物，要求尽快处理",
+                "category": "R3001",
+                "location": { "lon": 120.005, "lat": 30.005 },
+                "reporter": { "name": "李女士", "phone": "13900000000" },
+                "intake_key": "12345-20261008-0001"
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{intake}");
+    assert_eq!(intake["outcome"], "created");
+    let case = &intake["case"];
+    let id = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(case["state"], "dispatched");
+    assert_eq!(case["department"], "street-office");
+    assert_eq!(case["channel"], "hotline");
+    assert_eq!(case["light"], "green");
+    assert!(
+        case["clock"]["deadline_at_us"].as_i64().unwrap()
+            > case["reported_at_us"].as_i64().unwrap()
+    );
+    let report_id = intake["report_id"].as_str().unwrap().to_owned();
+
+    // A retry with the same key answers 200 with the same case.
+    let (status, replay) = w
+        .call(
+            "hotline",
+            "POST",
+            "/api/v1/reports",
+            Some(json!({
+                "description": "来电人反映小区物业长期不清理楼道杂物，要求尽快处理",
+                "category": "R3001",
+                "location": { "lon": 120.005, "lat": 30.005 },
+                "intake_key": "12345-20261008-0001"
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replay["outcome"], "replayed");
+    assert_eq!(replay["case"]["id"], id.as_str());
+
+    // Handle, fail the check, handle again, verify, close.
+    w.step("handler", &id, json!({ "command": "accept" })).await;
+    w.step("handler", &id, json!({ "command": "start_handling" }))
+        .await;
+    w.step(
+        "handler",
+        &id,
+        json!({ "command": "report_handled", "note": "已清理" }),
+    )
+    .await;
+    let rework = w.step("inspector", &id, json!({ "command": "verify", "passed": false, "note": "仍有杂物", "position": { "lon": 120.005, "lat": 30.005 } })).await;
+    assert_eq!(rework["state"], "handling");
+    assert_eq!(rework["reworks"], 1);
+    w.step(
+        "handler",
+        &id,
+        json!({ "command": "report_handled", "note": "全部清理完毕" }),
+    )
+    .await;
+    w.step(
+        "inspector",
+        &id,
+        json!({ "command": "verify", "passed": true }),
+    )
+    .await;
+    let closed = w.step("operator", &id, json!({ "command": "close" })).await;
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["light"], Value::Null);
+
+    // The return call: dissatisfied reopens a satisfaction-judged case.
+    let (status, reopened) = w
+        .call(
+            "hotline",
+            "POST",
+            &format!("/api/v1/reports/{report_id}/rating"),
+            Some(json!({ "rating": "dissatisfied", "comment": "楼道还是很乱" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reopened}");
+    assert_eq!(reopened["state"], "dispatched");
+    assert_eq!(reopened["reopens"], 1);
+
+    // Second round, rated satisfied.
+    w.step("handler", &id, json!({ "command": "accept" })).await;
+    w.step("handler", &id, json!({ "command": "start_handling" }))
+        .await;
+    w.step("handler", &id, json!({ "command": "report_handled" }))
+        .await;
+    w.step(
+        "inspector",
+        &id,
+        json!({ "command": "verify", "passed": true }),
+    )
+    .await;
+    w.step("operator", &id, json!({ "command": "close" })).await;
+    let (status, rated) = w
+        .call(
+            "hotline",
+            "POST",
+            &format!("/api/v1/reports/{report_id}/rating"),
+            Some(json!({ "rating": "satisfied" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rated}");
+    assert_eq!(rated["state"], "rated");
+
+    // The timeline holds every step in order; reports carry no personal data.
+    let (_, detail) = w
+        .call("operator", "GET", &format!("/api/v1/cases/{id}"), None)
+        .await;
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "reported",
+            "registered",
+            "dispatched",
+            "accepted",
+            "handling_started",
+            "handled",
+            "rework",
+            "handled",
+            "verified",
+            "closed",
+            "rated",
+            "reopened",
+            "accepted",
+            "handling_started",
+            "handled",
+            "verified",
+            "closed",
+            "rated"
+        ]
+    );
+    let rework_event = &detail["timeline"][6];
+    assert_eq!(rework_event["note"], "仍有杂物");
+    assert_eq!(rework_event["role"], "inspector");
+    assert!(rework_event["lon"].is_f64());
+    let text = detail.to_string();
+    assert!(
+        !text.contains("13900000000") && !text.contains("李女士"),
+        "no PII in case detail"
+    );
+    // Operators may read it, and that read is audited.
+    let (status, reporters) = w
+        .call(
+            "operator",
+            "GET",
+            &format!("/api/v1/cases/{id}/reporters"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reporters[0]["phone"], "13900000000");
+    let (status, _) = w
+        .call(
+            "handler",
+            "GET",
+            &format!("/api/v1/cases/{id}/reporters"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Queues and filters.
+    let (status, list) = w
+        .call("operator", "GET", "/api/v1/cases?state=rated", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let (_, outside) = w.call("elsewhere", "GET", "/api/v1/cases", None).await;
+    assert_eq!(outside, json!([]), "another street sees nothing");
+    let (status, _) = w
+        .call("elsewhere", "GET", &format!("/api/v1/cases/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_precise_errors_and_write_nothing() {
+    let w = world().await;
+    let w = &w;
+    let report = async |body: Value| {
+        w.call("inspector", "POST", "/api/v1/reports", Some(body))
+            .await
+    };
+    let ok = json!({ "description": "井盖缺失", "category": "01001", "location": { "lon": 120.005, "lat": 30.005 } });
+
+    let (status, error) = w
+        .call("nobody", "POST", "/api/v1/reports", Some(ok.clone()))
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
+
+    let cases: &[(Value, StatusCode, &str, Option<&str>)] = &[
+        (
+            json!({ "description": "x", "category": "99999", "location": { "lon": 120.005, "lat": 30.005 } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("category"),
+        ),
+        (
+            json!({ "description": "x", "category": "06010" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("location"),
+        ),
+        (
+            json!({ "description": "x", "category": "06010", "location": { "lon": 121.5, "lat": 31.2 } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "outside_city",
+            Some("location"),
+        ),
+        (
+            json!({ "description": "x", "category": "06010", "location": { "lon": 120.005, "lat": 30.005, "datum": "mars" } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("location.datum"),
+        ),
+        (
+            json!({ "description": "", "category": "06010", "location": { "lon": 120.005, "lat": 30.005 } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("description"),
+        ),
+        (
+            json!({ "description": "长".repeat(4001), "category": "06010", "location": { "lon": 120.005, "lat": 30.005 } }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            Some("description"),
+        ),
+        (
+            json!({ "description": "x", "category": "06010", "location": { "lon": 120.005, "lat": 30.005 }, "channel": "hotline" }),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("channel"),
+        ),
+        (
+            json!({ "description": "x", "category": "06010", "location": { "lon": 120.005, "lat": 30.005 }, "colour": "red" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            None,
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let (got, error) = report(body.clone()).await;
+        assert_eq!(got, *status, "{body} → {error}");
+        assert_eq!(error["error"]["code"], *code, "{body} → {error}");
+        assert_eq!(error["error"]["field"].as_str(), *field, "{body} → {error}");
+    }
+    let (_, list) = w.call("operator", "GET", "/api/v1/cases", None).await;
+    assert_eq!(list, json!([]), "nothing half-written");
+
+    // Illegal transition, stale version, wrong role.
+    let (_, created) = report(ok.clone()).await;
+    let id = created["case"]["id"].as_str().unwrap();
+    let version = created["case"]["version"].as_i64().unwrap();
+    let (status, error) = w
+        .call(
+            "handler",
+            "POST",
+            &format!("/api/v1/cases/{id}/commands"),
+            Some(json!({ "command": "report_handled", "version": version })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("illegal_transition")),
+        "{error}"
+    );
+    let (status, error) = w
+        .call(
+            "handler",
+            "POST",
+            &format!("/api/v1/cases/{id}/commands"),
+            Some(json!({ "command": "accept", "version": version - 1 })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_version")),
+        "{error}"
+    );
+    let (status, error) = w
+        .call(
+            "citizen",
+            "POST",
+            &format!("/api/v1/cases/{id}/commands"),
+            Some(json!({ "command": "close", "version": version })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a citizen does not see others' cases: {error}"
+    );
+    let (status, error) = w
+        .call(
+            "inspector",
+            "POST",
+            &format!("/api/v1/cases/{id}/commands"),
+            Some(json!({ "command": "close", "version": version })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "{error}"
+    );
+    let (status, error) = w
+        .call(
+            "handler",
+            "POST",
+            &format!("/api/v1/cases/{id}/commands"),
+            Some(json!({ "command": "fly", "version": version })),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body")),
+        "{error}"
+    );
+
+    // Photos: type and size limits, served back to those who may see them.
+    let upload = |bytes: Vec<u8>, content_type: &'static str| {
+        let app = w.app.clone();
+        let token = w.tokens["inspector"].clone();
+        async move {
+            let request = Request::builder()
+                .method("POST")
+                .uri("/api/v1/photos")
+                .header("content-type", content_type)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::from(bytes))
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let png = [
+        &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
+        &[0u8; 64][..],
+    ]
+    .concat();
+    let (status, photo) = upload(png.clone(), "image/png").await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    let (status, error) = upload(b"GIF89a....".to_vec(), "image/gif").await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
+    );
+    let (status, error) = upload(png.clone(), "image/jpeg").await;
+    assert_eq!(
+        (status, error["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("photo")),
+        "{error}"
+    );
+    let (status, _) = upload(vec![0xFF; 6 * 1024 * 1024], "image/jpeg").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Attach it to a report.
+    let mut with_photo = ok.clone();
+    with_photo["photos"] = json!([photo["id"]]);
+    with_photo["location"] = json!({ "lon": 120.015, "lat": 30.015 });
+    let (status, created) = report(with_photo).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = w
+        .call(
+            "operator",
+            "GET",
+            &format!("/api/v1/photos/{}", photo["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_ne!(status, StatusCode::NOT_FOUND);
+    // Unknown photo ids are refused and nothing is written.
+    let mut bad_photo = ok.clone();
+    bad_photo["photos"] = json!(["no-such-photo"]);
+    bad_photo["location"] = json!({ "lon": 120.011, "lat": 30.011 });
+    let (status, error) = report(bad_photo).await;
+    assert_eq!(
+        (status, error["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("photos")),
+        "{error}"
+    );
+
+    // Configuration needs the admin role, and validates.
+    let (status, _) = w.call("operator", "PUT", "/api/v1/settings/intake", Some(json!({ "dedupe_distance_m": 80.0, "dedupe_window_minutes": 60, "confirm_threshold": 0.5 }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, error) = w.call("admin", "PUT", "/api/v1/settings/intake", Some(json!({ "dedupe_distance_m": -1.0, "dedupe_window_minutes": 60, "confirm_threshold": 0.5 }))).await;
+    assert_eq!(
+        (status, error["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("dedupe_distance_m")),
+        "{error}"
+    );
+    let (status, _) = w
+        .call(
+            "admin",
+            "PUT",
+            "/api/v1/calendar/days/2026-12-31",
+            Some(json!({ "kind": "holiday", "name": "城市日" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, days) = w.call("admin", "GET", "/api/v1/calendar/days", None).await;
+    assert!(
+        days.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["date"] == "2026-12-31" && d["kind"] == "holiday")
+    );
+    let (status, category) = w
+        .call("admin", "GET", "/api/v1/categories/06010", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(category["limits"]["handle"]["normal"], "4 working_hours");
+    let mut edited = category.clone();
+    edited["limits"]["handle"]["normal"] = json!("0 working_hours");
+    let (status, error) = w
+        .call("admin", "PUT", "/api/v1/categories/06010", Some(edited))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+}
