@@ -24,7 +24,16 @@ pub struct BenchArgs {
     /// Rounds per side; the median round is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Run only these benchmarks (store, locate); all when absent.
+    /// Reports in the saturated group-commit side of the intake benchmark.
+    #[arg(long, default_value_t = 60_000)]
+    intake_reports: usize,
+    /// Reports in the saturated one-transaction-per-report side (it is slower).
+    #[arg(long, default_value_t = 10_000)]
+    intake_baseline_reports: usize,
+    /// Keep-alive HTTP connections of the saturated intake clients.
+    #[arg(long, default_value_t = 128)]
+    intake_connections: usize,
+    /// Run only these benchmarks (store, locate, intake); all when absent.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// PostgreSQL with PostGIS for the baselines that need it.
@@ -47,6 +56,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if wanted("locate") {
         crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups, args.locate_grids)
             .await?;
+    }
+    if wanted("intake") {
+        crate::bench_intake::run(
+            args.intake_reports,
+            args.intake_baseline_reports,
+            args.intake_connections,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! The `jingzhi` command: wiring of the store, the HTTP server and the tools around them.
 
 mod bench;
+mod bench_intake;
 mod bench_locate;
 mod city;
+mod org;
 mod zones;
 
 use std::net::SocketAddr;
@@ -85,6 +87,25 @@ enum Command {
         #[command(subcommand)]
         command: zones::ZonesCommand,
     },
+    /// Users and their API tokens.
+    Users {
+        #[command(subcommand)]
+        command: org::UsersCommand,
+    },
+    /// Departments that handle cases.
+    Departments {
+        #[command(subcommand)]
+        command: org::DepartmentsCommand,
+    },
+    /// Responsibility rules: category × territory × level → department.
+    Rules {
+        #[command(subcommand)]
+        command: org::RulesCommand,
+    },
+    /// Apply due deadline events (warnings, overdue, escalation) now; `serve` does this every 10 s.
+    Deadlines,
+    /// Classify a report text: category candidates with confidence.
+    Classify { text: String },
     /// Inspect the audit trail.
     Audit {
         #[command(subcommand)]
@@ -175,6 +196,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 zones::run(store, command, city::cli_actor("jingzhi zones")).await
             })
             .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users { command } => {
+            with_store(&cli.database, async |store| {
+                org::users(store, command, city::cli_actor("jingzhi users")).await
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Departments { command } => {
+            with_store(&cli.database, async |store| {
+                org::departments(store, command, city::cli_actor("jingzhi departments")).await
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules { command } => {
+            with_store(&cli.database, async |store| {
+                org::rules(store, command, city::cli_actor("jingzhi rules")).await
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Deadlines => {
+            with_store(&cli.database, async |store| {
+                let model = jz_app::city::load_model(store).await?;
+                let cases = jz_app::cases::Cases::open(
+                    store.clone(),
+                    std::sync::Arc::new(jz_app::city::SharedCity::new(model)),
+                )
+                .await?;
+                let pass = cases.run_deadlines(city::now_us()).await?;
+                println!(
+                    "deadlines: {} warned, {} overdue, {} escalated, {} skipped (changed meanwhile)",
+                    pass.warned, pass.overdue, pass.escalated, pass.skipped
+                );
+                Ok(())
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Classify { text } => {
+            org::classify(&text);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {

@@ -266,6 +266,36 @@ async fn scenario(store: Store) {
     // The fallback rule took the oil fumes (no ordinary rule covers 06027).
     assert_eq!(once.case.department.as_deref(), Some("street-office"));
 
+    // A text the classifier is not sure about waits for an operator; registering it routes it.
+    let unsure = cases
+        .intake(
+            report(None, 120.0170, 30.0170, "这个地方有点问题请看看"),
+            &inspector,
+            "test",
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unsure.case.state, CaseState::Reported);
+    assert!(unsure.needs_confirmation);
+    let registered = cases
+        .command(
+            &unsure.case.id,
+            unsure.case.version,
+            &Command::Register {
+                category: "06010".into(),
+                urgency: None,
+            },
+            &operator,
+            &context(),
+            t0 + 300_000_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(registered.state, CaseState::Dispatched);
+    assert_eq!(registered.department.as_deref(), Some("sanitation"));
+    assert_eq!(registered.version, unsure.case.version + 1);
+
     // Bad input: outside the city, unknown category; nothing is written.
     let reports_before =
         jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM case_report").await;

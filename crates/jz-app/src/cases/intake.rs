@@ -93,7 +93,8 @@ struct OpenCase {
 /// The intake desk's memory: open cases by category and position, and recent intake keys.
 #[derive(Debug, Default)]
 pub struct Desk {
-    keys: HashMap<String, (String, String)>,
+    /// Intake keys of reports whose writes are in flight, with the case they produced.
+    keys: HashMap<String, (String, Case)>,
     cell_m: f64,
     cells: HashMap<(String, i64, i64), Vec<String>>,
     open: HashMap<String, OpenCase>,
@@ -346,30 +347,23 @@ impl Cases {
             origin: origin.to_owned(),
         };
 
+        // Intake keys: a retry while the first attempt is in flight is answered from the desk's
+        // memory; a retry after it committed is refused by the unique `intake_key` column and
+        // answered from the store (below). Retries are rare, so the common path reads nothing.
         let mut desk = self.desk.lock().await;
-        if let Some(key) = &input.intake_key {
-            let earlier = match desk.keys.get(key) {
-                Some(found) => Some(found.clone()),
-                None => sqlx::query("SELECT case_id, id FROM case_report WHERE intake_key = $1")
-                    .bind(key.as_str())
-                    .fetch_optional(self.store.reader())
-                    .await?
-                    .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?)))
-                    .transpose()?,
-            };
-            if let Some((case_id, report_id)) = earlier {
-                drop(desk);
-                let case = load_case(&self.store, &case_id)
-                    .await?
-                    .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
-                return Ok(IntakeResult {
-                    outcome: Outcome::Replayed,
-                    case,
-                    report_id,
-                    candidates: Vec::new(),
-                    needs_confirmation: false,
-                });
-            }
+        if let Some((report_id, case)) = input
+            .intake_key
+            .as_ref()
+            .and_then(|key| desk.keys.get(key).cloned())
+        {
+            // The first attempt is still being written: answer with what it decided.
+            return Ok(IntakeResult {
+                outcome: Outcome::Replayed,
+                case,
+                report_id,
+                candidates: Vec::new(),
+                needs_confirmation: false,
+            });
         }
         if (desk.cell_m - config.intake.dedupe_distance_m.max(1.0)).abs() > f64::EPSILON {
             desk.rebuild(config.intake.dedupe_distance_m.max(1.0));
@@ -471,22 +465,44 @@ impl Cases {
         self.attach_photos(&mut change, &decision.case.id, &input.photos);
         if let Some(key) = &input.intake_key {
             desk.keys
-                .insert(key.clone(), (decision.case.id.clone(), report_id.clone()));
+                .insert(key.clone(), (report_id.clone(), decision.case.clone()));
         }
         // Queue the write while holding the desk, so the order of decisions is the order of
         // writes; wait for the commit without it.
         let photo_statements = change.statements.len() - input.photos.len();
         let committed = self.store.write(change);
         drop(desk);
-        if let Err(error) = committed.await {
-            let mut desk = self.desk.lock().await;
-            if let Some(key) = &input.intake_key {
-                desk.keys.remove(key);
-            }
+        let committed = committed.await;
+        if let Some(key) = &input.intake_key {
+            // Committed keys are found in the store from now on; the desk keeps only keys in
+            // flight, so its memory stays bounded.
+            self.desk.lock().await.keys.remove(key);
+        }
+        if let Err(error) = committed {
             if outcome == Outcome::Created {
-                desk.remove(&decision.case.id);
+                self.desk.lock().await.remove(&decision.case.id);
             }
-            drop(desk);
+            // A retry that checked the store just before the first attempt committed, and took
+            // the desk just after: the unique key refuses the second report; answer as a replay.
+            if let (StoreError::Constraint { .. }, Some(key)) = (&error, &input.intake_key)
+                && let Some(row) =
+                    sqlx::query("SELECT case_id, id FROM case_report WHERE intake_key = $1")
+                        .bind(key.as_str())
+                        .fetch_optional(self.store.reader())
+                        .await?
+            {
+                let case_id: String = row.try_get(0)?;
+                let case = load_case(&self.store, &case_id)
+                    .await?
+                    .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
+                return Ok(IntakeResult {
+                    outcome: Outcome::Replayed,
+                    case,
+                    report_id: row.try_get(1)?,
+                    candidates: Vec::new(),
+                    needs_confirmation: false,
+                });
+            }
             return Err(match error {
                 StoreError::Conflict { statement, .. } if statement >= photo_statements => {
                     CaseError::Invalid(
@@ -560,39 +576,8 @@ impl Cases {
             )?;
             decision.events.extend(registered.events);
             decision.case = registered.case;
-            let divisions = [place.community, place.street, place.district];
             let zone_ids: Vec<String> = zones.iter().map(|z| z.id.clone()).collect();
-            match route(
-                &config.rules,
-                code,
-                Placement {
-                    divisions: &divisions,
-                    zones: &zone_ids,
-                },
-                DivisionLevel::Street,
-            ) {
-                Routing::Department { department, .. }
-                    if config.active_departments.contains(&department) =>
-                {
-                    let dispatched = case::decide(
-                        &decision.case,
-                        &Command::Dispatch { department },
-                        &system,
-                        at_us,
-                        &rules(Some(code)),
-                    )?;
-                    decision.events.extend(dispatched.events);
-                    decision.case = dispatched.case;
-                }
-                Routing::Department { department, .. } => {
-                    decision.case.queue_reason =
-                        Some(format!("the rule's department {department} is inactive"));
-                }
-                Routing::Queue { reason, candidates } => {
-                    decision.case.queue_reason = Some(reason);
-                    decision.case.candidates = candidates;
-                }
-            }
+            route_and_dispatch(&mut decision, config, &zone_ids, at_us)?;
         }
         // One row for the case in its final state after intake.
         let change = Change::new().statement(insert_case(&decision.case, at_us));
@@ -688,6 +673,62 @@ impl Cases {
         self.desk.lock().await.after_command(&decision.case);
         Ok(decision.case)
     }
+}
+
+/// Routes a freshly registered case by the responsibility rules: dispatched by the system when
+/// exactly one rule decides, otherwise left registered with the reason and the candidates.
+pub(crate) fn route_and_dispatch(
+    decision: &mut case::Decision,
+    config: &super::CaseConfig,
+    zones: &[String],
+    at_us: i64,
+) -> Result<(), CaseError> {
+    let Some(code) = decision.case.category.clone() else {
+        return Ok(());
+    };
+    let place = &decision.case.place;
+    let divisions = [place.community, place.street, place.district];
+    match route(
+        &config.rules,
+        &code,
+        Placement {
+            divisions: &divisions,
+            zones,
+        },
+        DivisionLevel::Street,
+    ) {
+        Routing::Department { department, .. }
+            if config.active_departments.contains(&department) =>
+        {
+            let rules = Rules {
+                calendar: &config.calendar,
+                default_limits: &config.default_limits,
+                category: config.category(&code),
+                departments: &config.active_departments,
+            };
+            let dispatched = case::decide(
+                &decision.case,
+                &Command::Dispatch { department },
+                &Actor::system("intake"),
+                at_us,
+                &rules,
+            )?;
+            // One command, one version step: the automatic dispatch rides on the registration.
+            let version = decision.case.version;
+            decision.events.extend(dispatched.events);
+            decision.case = dispatched.case;
+            decision.case.version = version;
+        }
+        Routing::Department { department, .. } => {
+            decision.case.queue_reason =
+                Some(format!("the rule's department {department} is inactive"));
+        }
+        Routing::Queue { reason, candidates } => {
+            decision.case.queue_reason = Some(reason);
+            decision.case.candidates = candidates;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a state still takes further reports.

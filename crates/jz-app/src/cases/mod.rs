@@ -162,7 +162,20 @@ impl Cases {
             category: category_code.and_then(|c| config.category(c)),
             departments: &config.active_departments,
         };
-        let decision = case::decide(&current, command, actor, at_us, &rules)?;
+        let mut decision = case::decide(&current, command, actor, at_us, &rules)?;
+        if let Command::Register { .. } = command {
+            let zones: Vec<String> = self
+                .city
+                .current()
+                .locate(
+                    current.place.lon,
+                    current.place.lat,
+                    jz_geo::datum::Datum::Wgs84,
+                )
+                .map(|located| located.zones.into_iter().map(|z| z.id).collect())
+                .unwrap_or_default();
+            intake::route_and_dispatch(&mut decision, &config, &zones, at_us)?;
+        }
         let mut change =
             Change::new().statement(update_case(&decision.case, current.version, at_us));
         self.attach_photos(&mut change, case_id, &context.photos);
