@@ -8,6 +8,7 @@ mod cases;
 mod city;
 pub mod error;
 mod health;
+mod openapi;
 
 use std::time::Duration;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .nest(
             "/api/v1",
             health::routes()
+                .route("/openapi.json", axum::routing::get(openapi::document))
                 .merge(city::routes())
                 .merge(cases::routes()),
         )

@@ -55,6 +55,40 @@ pub(crate) struct SqliteWriter {
     /// Per SQL text: the SQLite parameter index of `$1`, `$2`, … (SQLite's own name lookup scans
     /// every parameter, which is quadratic for multi-row inserts, so it is done once per text).
     parameter_indexes: std::collections::HashMap<String, Vec<Option<usize>>>,
+    /// Wakes the checkpointer after a commit; dropping it stops the checkpointer.
+    checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Checkpoints the WAL into the database file on a connection of its own, so the writer's
+/// commits never wait for a checkpoint (SQLite's automatic checkpoint runs inside the commit
+/// that crosses the threshold). PASSIVE checkpoints run beside the writer, one more when it
+/// closes.
+fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()>) {
+    let connection = match rusqlite::Connection::open(&path) {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::warn!(%error, "the WAL checkpointer cannot open the database; checkpoints fall back to the writer");
+            return;
+        }
+    };
+    let _ = connection.busy_timeout(std::time::Duration::from_secs(10));
+    let checkpoint = |mode: &str| {
+        if let Err(error) = connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            tracing::warn!(%error, "WAL checkpoint failed");
+        }
+    };
+    // At most one checkpoint per interval: commits arriving meanwhile are covered by the next.
+    let interval = std::time::Duration::from_millis(200);
+    while wake.recv().is_ok() {
+        let started = std::time::Instant::now();
+        checkpoint("PASSIVE");
+        while let Ok(()) = wake.try_recv() {}
+        if let Some(rest) = interval.checked_sub(started.elapsed()) {
+            std::thread::park_timeout(rest);
+        }
+    }
+    checkpoint("PASSIVE");
 }
 
 pub(crate) const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
@@ -63,10 +97,21 @@ impl SqliteWriter {
     pub(crate) fn open(path: &std::path::Path) -> Result<SqliteWriter, rusqlite::Error> {
         let connection = rusqlite::Connection::open(path)?;
         connection.execute_batch(SQLITE_WRITER_PRAGMAS)?;
+        // Checkpoints run on their own thread (see `run_checkpointer`); a 64 MB page cache keeps
+        // the indexes the writer touches in memory.
+        connection.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;")?;
         connection.set_prepared_statement_cache_capacity(256);
+        let (checkpoint, wake) = std::sync::mpsc::sync_channel(1);
+        let owned = path.to_owned();
+        let checkpointer = std::thread::Builder::new()
+            .name("jingzhi-checkpoint".into())
+            .spawn(move || run_checkpointer(owned, wake))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(SqliteWriter {
             connection,
             parameter_indexes: std::collections::HashMap::new(),
+            checkpoint: Some(checkpoint),
+            checkpointer: Some(checkpointer),
         })
     }
 
@@ -130,7 +175,11 @@ impl WriteConnection for SqliteWriter {
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.connection
             .execute_batch("COMMIT")
-            .map_err(sqlite_error)
+            .map_err(sqlite_error)?;
+        if let Some(checkpoint) = &self.checkpoint {
+            let _ = checkpoint.try_send(());
+        }
+        Ok(())
     }
 
     async fn rollback(&mut self) -> Result<(), StoreError> {
@@ -187,7 +236,12 @@ impl WriteConnection for SqliteWriter {
         Ok(Durability { settings })
     }
 
-    async fn close(self) {
+    async fn close(mut self) {
+        drop(self.checkpoint.take());
+        if let Some(checkpointer) = self.checkpointer.take() {
+            checkpointer.thread().unpark();
+            let _ = checkpointer.join();
+        }
         if let Err((_, error)) = self.connection.close() {
             tracing::warn!(%error, "closing the SQLite write connection failed");
         }

@@ -1,0 +1,1268 @@
+//! The OpenAPI document against the real router: it is well-formed (every `$ref` resolves, every
+//! schema is valid JSON Schema), it documents exactly the routes the router's source declares
+//! (and their bearer tokens exactly where handlers take a `Caller`), and live answers of every
+//! operation validate against the schema documented for their status, with undocumented fields
+//! refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jz_app::city::plan::Stage;
+use jz_app::city::{Actor, FieldMapping, ImportOptions, SharedCity, SourceFile};
+use jz_domain::access::Role;
+use jz_http::AppState;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The router's source: every file of `src/` (a test below checks that none is missing).
+const SOURCES: &[(&str, &str)] = &[
+    ("auth.rs", include_str!("../src/auth.rs")),
+    ("cases.rs", include_str!("../src/cases.rs")),
+    ("city.rs", include_str!("../src/city.rs")),
+    ("error.rs", include_str!("../src/error.rs")),
+    ("health.rs", include_str!("../src/health.rs")),
+    ("lib.rs", include_str!("../src/lib.rs")),
+    ("openapi.rs", include_str!("../src/openapi.rs")),
+];
+
+/// Where lib.rs nests every route.
+const PREFIX: &str = "/api/v1";
+
+const METHODS: &[&str] = &[
+    "get", "post", "put", "delete", "patch", "head", "options", "trace",
+];
+
+/// A 2 km × 2 km city with one real district; its street and two communities are generated
+/// (the fixture of `city_api.rs`).
+const CITY: &str = r#"{"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"code":"330100000000","name":"Test City","level":"city"},
+   "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.02,30.00],[120.02,30.02],[120.00,30.02],[120.00,30.00]]]}},
+  {"type":"Feature","properties":{"code":"330102000000","name":"Only District","level":"district","parent_code":"330100000000"},
+   "geometry":{"type":"Polygon","coordinates":[[[120.00,30.00],[120.02,30.00],[120.02,30.02],[120.00,30.02],[120.00,30.00]]]}}
+]}"#;
+const CODES: &str = "code,name,level,parent_code\n330102001000,One Street,street,330102000000\n330102001001,North Community,community,330102001000\n330102001002,South Community,community,330102001000\n";
+
+// ---------------------------------------------------------------------------------------------
+// Reading the router's source.
+
+/// One route as the source declares it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Route {
+    method: String,
+    path: String,
+    handler: String,
+}
+
+/// The source without line comments (doc comments may mention routes).
+fn code(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text up to the parenthesis that closes one already open.
+fn until_close(text: &str) -> &str {
+    let mut depth = 1;
+    for (at, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &text[..at];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced parentheses in {text:.80}")
+}
+
+/// `get(a).post(b)` → `[("get", "a"), ("post", "b")]`: calls of a method-routing function, with
+/// the handler's last path segment (`openapi::document` → `document`).
+fn method_calls(router: &str) -> Vec<(String, String)> {
+    let mut calls = Vec::new();
+    let bytes = router.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if !(bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
+            at += 1;
+        }
+        let word = &router[start..at];
+        if bytes.get(at) != Some(&b'(') {
+            continue;
+        }
+        assert!(
+            !matches!(
+                word,
+                "any" | "on" | "any_service" | "on_service" | "get_service"
+            ),
+            "the route parser does not understand `{word}(` in {router}; extend it"
+        );
+        if METHODS.contains(&word) {
+            let handler = until_close(&router[at + 1..]).trim();
+            let handler = handler.rsplit("::").next().unwrap_or(handler).to_owned();
+            calls.push((word.to_owned(), handler));
+        }
+    }
+    calls
+}
+
+/// Every `.route("…", …)` of the source, with `PREFIX` in front.
+fn served_routes() -> BTreeSet<Route> {
+    let mut routes = BTreeSet::new();
+    for (file, text) in SOURCES {
+        let code = code(text);
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find(".route(") {
+            let args = rest[at + ".route(".len()..].trim_start();
+            let path = args
+                .strip_prefix('"')
+                .and_then(|a| a.split_once('"'))
+                .map(|(path, _)| path)
+                .unwrap_or_else(|| panic!("{file}: a route whose path is not a literal"));
+            let router = until_close(&args[path.len() + 2..]);
+            let calls = method_calls(router);
+            assert!(!calls.is_empty(), "{file}: no method in route {path}");
+            for (method, handler) in calls {
+                let route = Route {
+                    method,
+                    path: format!("{PREFIX}{path}"),
+                    handler,
+                };
+                assert!(routes.insert(route.clone()), "{file}: {route:?} twice");
+            }
+            rest = &args[path.len() + 2 + router.len()..];
+        }
+    }
+    routes
+}
+
+/// Whether the handler function takes the `Caller` extractor.
+fn takes_caller(handler: &str) -> bool {
+    let signature = format!("async fn {handler}(");
+    let found: Vec<bool> = SOURCES
+        .iter()
+        .filter_map(|(_, text)| {
+            let at = text.find(&signature)?;
+            let parameters = until_close(&text[at + signature.len()..]);
+            Some(parameters.contains("Caller"))
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "handler {handler} defined {} times",
+        found.len()
+    );
+    found[0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document.
+
+/// A router over a fresh store with the test city imported.
+async fn app() -> (axum::Router, jz_store::Store, jz_testkit::TestDb) {
+    let db = jz_testkit::TestDb::sqlite();
+    let store = db.open().await;
+    let actor = admin_actor();
+    jz_app::city::import(
+        &store,
+        vec![
+            SourceFile {
+                name: "city.geojson".into(),
+                content: CITY.into(),
+            },
+            SourceFile {
+                name: "codes.csv".into(),
+                content: CODES.into(),
+            },
+        ],
+        FieldMapping::default(),
+        ImportOptions::default(),
+        actor.clone(),
+        Box::new(|_: Stage, _, _| {}),
+    )
+    .await
+    .unwrap();
+    jz_app::zones::seed_zone_types(&store, &actor)
+        .await
+        .unwrap();
+    let city = std::sync::Arc::new(SharedCity::new(
+        jz_app::city::load_model(&store).await.unwrap(),
+    ));
+    let app = jz_http::router(AppState::open(store.clone(), city).await.unwrap());
+    (app, store, db)
+}
+
+fn admin_actor() -> Actor {
+    Actor {
+        actor: "user:test".into(),
+        origin: "test".into(),
+        at_us: 1_780_000_000_000_000,
+    }
+}
+
+async fn served_document(app: &axum::Router) -> Value {
+    let request = Request::get(format!("{PREFIX}/openapi.json"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).expect("the document is JSON")
+}
+
+/// Every `(key, value)` pair anywhere in `value`, with the JSON pointer of the value.
+fn walk<'a>(value: &'a Value, pointer: String, visit: &mut impl FnMut(&str, &'a Value)) {
+    visit(&pointer, value);
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                walk(child, format!("{pointer}/{escaped}"), visit);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                walk(child, format!("{pointer}/{index}"), visit);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every operation: (method, path as documented, operation).
+fn operations(document: &Value) -> Vec<(String, String, &Value)> {
+    let mut all = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            assert!(METHODS.contains(&method.as_str()), "{path}: `{method}`");
+            all.push((method.clone(), path.clone(), operation));
+        }
+    }
+    all
+}
+
+/// The schemas of an operation's parameters, request body and responses.
+fn operation_schemas(operation: &Value) -> Vec<&Value> {
+    let mut schemas = Vec::new();
+    for parameter in operation["parameters"].as_array().into_iter().flatten() {
+        schemas.push(&parameter["schema"]);
+    }
+    let mut contents = vec![&operation["requestBody"]["content"]];
+    for response in operation["responses"].as_object().into_iter().flatten() {
+        contents.push(&response.1["content"]);
+    }
+    for content in contents {
+        for media in content.as_object().into_iter().flatten() {
+            schemas.push(&media.1["schema"]);
+        }
+    }
+    schemas
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_well_formed() {
+    let (app, _store, _db) = app().await;
+    let document = served_document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["info"]["title"], "Jingzhi");
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(document["servers"], json!([{ "url": PREFIX }]));
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+
+    // Every reference resolves, and every component is used (but `Case`, the domain type that
+    // `CaseView`, which every answer carries, extends).
+    let mut referenced = BTreeSet::new();
+    walk(&document, String::new(), &mut |_, value| {
+        if let Some(target) = value.get("$ref").and_then(Value::as_str) {
+            let pointer = target
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("external reference {target}"));
+            assert!(
+                document.pointer(pointer).is_some(),
+                "{target} does not resolve"
+            );
+            referenced.insert(target.to_owned());
+        }
+    });
+    for kind in ["schemas", "responses"] {
+        for name in document["components"][kind].as_object().unwrap().keys() {
+            let target = format!("#/components/{kind}/{name}");
+            assert!(
+                referenced.contains(&target) || target == "#/components/schemas/Case",
+                "{target} is never used"
+            );
+        }
+    }
+
+    // Every schema is valid JSON Schema (2020-12, the dialect of OpenAPI 3.1).
+    let mut schemas: Vec<(String, &Value)> = document["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, schema)| (name.clone(), schema))
+        .collect();
+    for (method, path, operation) in operations(&document) {
+        for schema in operation_schemas(operation) {
+            schemas.push((format!("{method} {path}"), schema));
+        }
+    }
+    for (name, schema) in schemas {
+        if let Err(error) = jsonschema::meta::validate(schema) {
+            panic!("{name}: not a valid JSON Schema: {error}");
+        }
+    }
+
+    // Operations: unique ids, a summary, their path parameters, and answers.
+    let mut ids = BTreeSet::new();
+    for (method, path, operation) in operations(&document) {
+        let id = operation["operationId"].as_str().expect("an operationId");
+        assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+        assert!(operation["summary"].is_string(), "{method} {path}: summary");
+        let in_path: BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        let documented: BTreeSet<&str> = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "path")
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(in_path, documented, "{method} {path}: path parameters");
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path}: no success answer"
+        );
+        let secured = operation.get("security").is_some();
+        assert_eq!(
+            secured,
+            responses.contains_key("401"),
+            "{method} {path}: a bearer token and 401 go together"
+        );
+    }
+}
+
+#[test]
+fn the_route_sources_are_all_read() {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".rs"))
+        .collect();
+    let read: BTreeSet<String> = SOURCES.iter().map(|(name, _)| (*name).to_owned()).collect();
+    assert_eq!(on_disk, read, "add new source files to SOURCES");
+    // Every route is nested once, under PREFIX, in lib.rs.
+    let nests: Vec<&str> = SOURCES
+        .iter()
+        .flat_map(|(_, text)| text.match_indices(".nest(").map(|(at, _)| &text[at..]))
+        .collect();
+    assert_eq!(nests.len(), 1, "the route parser assumes one nest");
+    assert!(
+        nests[0]["nest(".len() + 1..]
+            .trim_start()
+            .starts_with(&format!("\"{PREFIX}\"")),
+        "the route parser assumes the nest is {PREFIX}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_covers_exactly_the_served_routes() {
+    let routes = served_routes();
+    // The parser sees the forms the router uses: chained methods, a layered method router,
+    // `axum::routing::delete`, and the route lib.rs adds itself.
+    let served: BTreeSet<(String, String)> = routes
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .collect();
+    assert!(served.contains(&(
+        "delete".into(),
+        format!("{PREFIX}/responsibility-rules/{{id}}")
+    )));
+    assert!(served.contains(&("put".into(), format!("{PREFIX}/calendar/days/{{date}}"))));
+    assert!(served.contains(&("post".into(), format!("{PREFIX}/photos"))));
+    assert!(served.contains(&("post".into(), format!("{PREFIX}/locate"))));
+    assert!(served.contains(&("get".into(), format!("{PREFIX}/openapi.json"))));
+
+    let (app, _store, _db) = app().await;
+    let document = served_document(&app).await;
+    let documented: BTreeSet<(String, String)> = operations(&document)
+        .into_iter()
+        .map(|(method, path, _)| (method, format!("{PREFIX}{path}")))
+        .collect();
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let not_served: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && not_served.is_empty(),
+        "served but not documented: {undocumented:?}; documented but not served: {not_served:?}"
+    );
+
+    // A bearer token is documented exactly where the handler takes a `Caller`.
+    for route in &routes {
+        let path = &route.path[PREFIX.len()..];
+        let operation = &document["paths"][path][&route.method];
+        assert_eq!(
+            operation.get("security").is_some(),
+            takes_caller(&route.handler),
+            "{} {}: `security` must match whether {} takes a Caller",
+            route.method,
+            route.path,
+            route.handler
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live answers against the document.
+
+/// Makes a schema strict for answers: objects refuse properties they do not list (the served
+/// document allows them, so that adding a field is not a breaking change). The branches of an
+/// `allOf` each list only some properties and stay open.
+fn strict(schema: &mut Value, close: bool) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    if close && map.contains_key("properties") && !map.contains_key("additionalProperties") {
+        map.insert("additionalProperties".into(), json!(false));
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(|s| strict(s, close));
+    }
+    if let Some(items) = map.get_mut("items") {
+        strict(items, close);
+    }
+    for (key, close) in [("oneOf", close), ("anyOf", close), ("allOf", false)] {
+        if let Some(Value::Array(branches)) = map.get_mut(key) {
+            branches.iter_mut().for_each(|s| strict(s, close));
+        }
+    }
+}
+
+/// A validator for `schema`, resolving `#/components/schemas/…` in `components`.
+fn validator(schema: &Value, components: &Value) -> jsonschema::Validator {
+    let mut root = schema.clone();
+    root.as_object_mut()
+        .expect("a schema object")
+        .insert("components".into(), json!({ "schemas": components }));
+    jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("{schema}: {e}"))
+}
+
+fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// The router, the document, and which operations were called.
+struct Api {
+    app: axum::Router,
+    document: Value,
+    strict_schemas: Value,
+    called: Mutex<BTreeSet<(String, String)>>,
+}
+
+/// What a request sends.
+enum Payload<'a> {
+    Nothing,
+    /// A body the document's request schema accepts.
+    Json(Value),
+    /// A body the document's request schema refuses (the server must answer 400).
+    BadJson(Value),
+    Bytes(&'a str, Vec<u8>),
+}
+
+impl Api {
+    async fn new(app: axum::Router) -> Api {
+        let document = served_document(&app).await;
+        let mut strict_schemas = document["components"]["schemas"].clone();
+        for schema in strict_schemas.as_object_mut().unwrap().values_mut() {
+            strict(schema, true);
+        }
+        Api {
+            app,
+            document,
+            strict_schemas,
+            called: Mutex::default(),
+        }
+    }
+
+    /// The documented path an URI matches.
+    fn template(&self, uri: &str) -> String {
+        let path = uri.split('?').next().unwrap();
+        let path = path.strip_prefix(PREFIX).expect("an API path");
+        let segments: Vec<&str> = path.split('/').collect();
+        let matching: Vec<&String> = self.document["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|template| {
+                let parts: Vec<&str> = template.split('/').collect();
+                parts.len() == segments.len()
+                    && parts
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}')))
+            })
+            .collect();
+        assert_eq!(matching.len(), 1, "{uri} matches {matching:?}");
+        matching[0].clone()
+    }
+
+    /// Sends a request, checks its answer against the document, and returns the JSON answer
+    /// (`Value::Null` for an answer without a JSON body).
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        send: Payload<'_>,
+        expected: StatusCode,
+    ) -> Value {
+        let template = self.template(uri);
+        let operation = self.document["paths"][&template][method].clone();
+        assert!(
+            operation.is_object(),
+            "{method} {template} is not documented"
+        );
+        self.called
+            .lock()
+            .unwrap()
+            .insert((method.to_owned(), template.clone()));
+
+        let mut request = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let bad_body = matches!(send, Payload::BadJson(_));
+        let body = match send {
+            Payload::Nothing => Body::empty(),
+            Payload::Json(body) | Payload::BadJson(body) => {
+                let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+                let check = validator(schema, &self.document["components"]["schemas"]);
+                let problems = errors(&check, &body);
+                if bad_body {
+                    assert!(
+                        !problems.is_empty(),
+                        "{method} {uri}: the document accepts the invalid request {body}"
+                    );
+                } else {
+                    assert!(
+                        problems.is_empty(),
+                        "{method} {uri}: the document refuses the request {body}: {problems:?}"
+                    );
+                }
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(body.to_string())
+            }
+            Payload::Bytes(content_type, bytes) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Body::from(bytes)
+            }
+        };
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| {
+            v.to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .trim()
+                .to_owned()
+        });
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert_eq!(
+            status,
+            expected,
+            "{method} {uri}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+
+        let mut answer = operation["responses"][status.as_str()].clone();
+        assert!(
+            answer.is_object(),
+            "{method} {template}: status {status} is not documented"
+        );
+        if let Some(target) = answer.get("$ref").and_then(Value::as_str) {
+            answer = self.document.pointer(&target[1..]).unwrap().clone();
+        }
+        let Some(content) = answer.get("content").and_then(Value::as_object) else {
+            assert!(
+                bytes.is_empty(),
+                "{method} {template} {status}: documented without a body, answered {bytes:?}"
+            );
+            return Value::Null;
+        };
+        let content_type = content_type.expect("a content type");
+        let media = content.get(&content_type).unwrap_or_else(|| {
+            panic!("{method} {template} {status}: {content_type} is not documented")
+        });
+        if content_type == "application/json" {
+            let mut schema = media["schema"].clone();
+            strict(&mut schema, true);
+            let check = validator(&schema, &self.strict_schemas);
+            let problems = errors(&check, &json);
+            assert!(
+                problems.is_empty(),
+                "{method} {template} {status}: the answer does not fit the document: {problems:?}\n{json:#}"
+            );
+        }
+        json
+    }
+
+    async fn get(&self, uri: &str, token: Option<&str>, expected: StatusCode) -> Value {
+        self.call("get", uri, token, Payload::Nothing, expected)
+            .await
+    }
+}
+
+/// A PNG's signature: what the photo store sniffs.
+fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(&[0; 64]);
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_answers_fit_the_document() {
+    let (app, store, _db) = app().await;
+    let api = Api::new(app).await;
+    let by = admin_actor();
+    let mut tokens = BTreeMap::new();
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("inspector", Role::Inspector),
+        ("operator", Role::CityOperator),
+        ("dispatcher", Role::Dispatcher),
+        ("hotline", Role::HotlineOperator),
+    ] {
+        let (_, token) = jz_app::cases::users::create_user(&store, &by, name, role, None, None)
+            .await
+            .unwrap();
+        tokens.insert(name, token);
+    }
+    let admin = Some(tokens["admin"].as_str());
+    let inspector = Some(tokens["inspector"].as_str());
+    let operator = Some(tokens["operator"].as_str());
+    let dispatcher = Some(tokens["dispatcher"].as_str());
+    let hotline = Some(tokens["hotline"].as_str());
+    use StatusCode as S;
+
+    // The service.
+    let health = api.get("/api/v1/health", None, S::OK).await;
+    assert_eq!(health["store"]["backend"], "sqlite");
+    api.get("/api/v1/openapi.json", None, S::OK).await;
+
+    // The city model.
+    let tree = api.get("/api/v1/divisions", None, S::OK).await;
+    assert_eq!(tree[0]["code"], "330100000000");
+    api.get("/api/v1/divisions?depth=1", None, S::OK).await;
+    api.get("/api/v1/divisions?depth=-1", None, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/divisions/330102000000?geometry=true", None, S::OK)
+        .await;
+    api.get("/api/v1/divisions/330102001001", None, S::OK).await;
+    api.get("/api/v1/divisions/33010200", None, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/divisions/330102009000", None, S::NOT_FOUND)
+        .await;
+    let located = api
+        .get("/api/v1/locate?lon=120.005&lat=30.005", None, S::OK)
+        .await;
+    let grid = located["grid"].as_str().unwrap().to_owned();
+    api.get(
+        "/api/v1/locate?lon=120.005&lat=30.005&datum=gcj02",
+        None,
+        S::OK,
+    )
+    .await;
+    api.get("/api/v1/locate?lon=120.005", None, S::BAD_REQUEST)
+        .await;
+    api.get(
+        "/api/v1/locate?lon=120.5&lat=30.005",
+        None,
+        S::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    // A parameter given twice: the framework's plain-text answer, as documented.
+    let plain = api
+        .get(
+            "/api/v1/locate?lon=120.005&lon=120.006&lat=30.005",
+            None,
+            S::BAD_REQUEST,
+        )
+        .await;
+    assert_eq!(plain, Value::Null, "a plain-text answer");
+    let answers = api
+        .call(
+            "post",
+            "/api/v1/locate",
+            None,
+            Payload::Json(json!({ "points": [
+                { "lon": 120.005, "lat": 30.005 },
+                { "lon": 120.5, "lat": 30.0 },
+                { "lon": 120.01, "lat": 30.01, "datum": "bd09" },
+                { "lon": 120.01, "lat": 30.01, "datum": "x" }
+            ] })),
+            S::OK,
+        )
+        .await;
+    assert_eq!(answers[3]["error"]["field"], "points[3].datum");
+    api.call(
+        "post",
+        "/api/v1/locate",
+        None,
+        Payload::BadJson(json!({ "points": 5 })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.get(&format!("/api/v1/grids/{grid}"), None, S::OK).await;
+    api.get("/api/v1/grids/330102001001999", None, S::NOT_FOUND)
+        .await;
+    api.get("/api/v1/grids/12", None, S::BAD_REQUEST).await;
+    api.get("/api/v1/layers/community?zoom=12", None, S::OK)
+        .await;
+    api.get("/api/v1/layers/district", None, S::OK).await;
+    api.get(
+        "/api/v1/layers/grid?bbox=120.0,30.0,120.005,30.005",
+        None,
+        S::OK,
+    )
+    .await;
+    api.get("/api/v1/layers/grid", None, S::BAD_REQUEST).await;
+    api.get("/api/v1/layers/community?zoom=99", None, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/indicators", None, S::OK).await;
+    let types = api.get("/api/v1/zone-types", None, S::OK).await;
+    let zone_type = types[0]["code"].as_str().unwrap().to_owned();
+    api.get("/api/v1/zones", None, S::OK).await;
+    api.get("/api/v1/zones/nowhere", None, S::NOT_FOUND).await;
+    let history = api
+        .get(
+            &format!("/api/v1/goal-history?subject=zone_type:{zone_type}"),
+            None,
+            S::OK,
+        )
+        .await;
+    assert!(!history.as_array().unwrap().is_empty(), "{history}");
+    api.get("/api/v1/goal-history", None, S::BAD_REQUEST).await;
+
+    // The rules: a department, a handler in it, a rule added and removed, the calendar.
+    let categories = api.get("/api/v1/categories", None, S::OK).await;
+    assert!(categories.as_array().unwrap().len() > 100);
+    let category = api.get("/api/v1/categories/06010", None, S::OK).await;
+    api.get("/api/v1/categories/99999", None, S::NOT_FOUND)
+        .await;
+    api.call(
+        "post",
+        "/api/v1/categories",
+        admin,
+        Payload::Json(category.clone()),
+        S::CONFLICT,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/categories",
+        inspector,
+        Payload::Json(category.clone()),
+        S::FORBIDDEN,
+    )
+    .await;
+    let mut extension = category.clone();
+    extension["code"] = json!("06901");
+    extension["name"] = json!("测试扩展类");
+    api.call(
+        "post",
+        "/api/v1/categories",
+        admin,
+        Payload::Json(extension),
+        S::CREATED,
+    )
+    .await;
+    let mut urgent = category.clone();
+    urgent["urgency"] = json!("urgent");
+    api.call(
+        "put",
+        "/api/v1/categories/06010",
+        admin,
+        Payload::Json(urgent),
+        S::OK,
+    )
+    .await;
+    let mut bad_limit = category.clone();
+    bad_limit["limits"]["handle"]["normal"] = json!("4 fortnights");
+    api.call(
+        "put",
+        "/api/v1/categories/06010",
+        admin,
+        Payload::BadJson(bad_limit),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let department = json!({
+        "id": "test-greening",
+        "name": "Greening bureau",
+        "kind": "bureau",
+        "level": "district",
+        "division": "330102000000",
+        "active": true
+    });
+    api.call(
+        "put",
+        "/api/v1/departments/test-greening",
+        admin,
+        Payload::Json(department.clone()),
+        S::OK,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/departments/test-greening",
+        None,
+        Payload::Json(department),
+        S::UNAUTHORIZED,
+    )
+    .await;
+    api.get("/api/v1/departments", None, S::OK).await;
+    let (_, handler) = jz_app::cases::users::create_user(
+        &store,
+        &by,
+        "handler",
+        Role::Handler,
+        None,
+        Some("test-greening".into()),
+    )
+    .await
+    .unwrap();
+    let handler = Some(handler.as_str());
+    let rule = json!({
+        "id": "r-test",
+        "category": "06",
+        "territory": { "kind": "division", "id": "330102000000" },
+        "level": "district",
+        "department": "test-greening",
+        "priority": 1,
+        "fallback": false
+    });
+    api.call(
+        "post",
+        "/api/v1/responsibility-rules",
+        admin,
+        Payload::Json(rule.clone()),
+        S::CREATED,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/responsibility-rules",
+        admin,
+        Payload::Json(rule),
+        S::CONFLICT,
+    )
+    .await;
+    let rules = api.get("/api/v1/responsibility-rules", None, S::OK).await;
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    api.call(
+        "delete",
+        "/api/v1/responsibility-rules/r-test",
+        admin,
+        Payload::Nothing,
+        S::NO_CONTENT,
+    )
+    .await;
+    api.call(
+        "delete",
+        "/api/v1/responsibility-rules/r-test",
+        admin,
+        Payload::Nothing,
+        S::NOT_FOUND,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/calendar/days/2026-10-09",
+        admin,
+        Payload::Json(json!({ "kind": "workday", "name": "国庆调休" })),
+        S::NO_CONTENT,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/calendar/days/2026-10-09",
+        admin,
+        Payload::BadJson(json!({ "kind": "weekend", "name": "x" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/calendar/days/tomorrow",
+        admin,
+        Payload::Json(json!({ "kind": "holiday", "name": "x" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.get("/api/v1/calendar/days", None, S::OK).await;
+    api.call(
+        "delete",
+        "/api/v1/calendar/days/2026-10-09",
+        admin,
+        Payload::Nothing,
+        S::NO_CONTENT,
+    )
+    .await;
+    let settings = api.get("/api/v1/settings/intake", None, S::OK).await;
+    api.call(
+        "put",
+        "/api/v1/settings/intake",
+        admin,
+        Payload::Json(settings.clone()),
+        S::OK,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/settings/intake",
+        operator,
+        Payload::Json(settings),
+        S::FORBIDDEN,
+    )
+    .await;
+
+    // Intake.
+    let photo = api
+        .call(
+            "post",
+            "/api/v1/photos",
+            inspector,
+            Payload::Bytes("image/png", png()),
+            S::CREATED,
+        )
+        .await;
+    let photo = photo["id"].as_str().unwrap().to_owned();
+    api.call(
+        "post",
+        "/api/v1/photos",
+        inspector,
+        Payload::Bytes("text/plain", b"hello".to_vec()),
+        S::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/photos",
+        inspector,
+        Payload::Bytes("image/jpeg", png()),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "get",
+        &format!("/api/v1/photos/{photo}"),
+        inspector,
+        Payload::Nothing,
+        S::OK,
+    )
+    .await;
+    api.get("/api/v1/photos/none", inspector, S::NOT_FOUND)
+        .await;
+    api.call(
+        "post",
+        "/api/v1/classify",
+        inspector,
+        Payload::Json(json!({ "text": "小区门口暴露垃圾没人清理" })),
+        S::OK,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/classify",
+        inspector,
+        Payload::BadJson(json!({ "text": "垃圾", "lang": "zh" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let report = json!({
+        "description": "小区门口暴露垃圾",
+        "location": { "lon": 120.005, "lat": 30.005, "datum": "wgs84" },
+        "address": "North gate",
+        "category": "06010",
+        "reporter": { "name": "Li", "phone": "13800000000" },
+        "intake_key": "openapi-test-1",
+        "photos": [photo]
+    });
+    let created = api
+        .call(
+            "post",
+            "/api/v1/reports",
+            inspector,
+            Payload::Json(report.clone()),
+            S::CREATED,
+        )
+        .await;
+    assert_eq!(created["outcome"], "created");
+    let replayed = api
+        .call(
+            "post",
+            "/api/v1/reports",
+            inspector,
+            Payload::Json(report.clone()),
+            S::OK,
+        )
+        .await;
+    assert_eq!(replayed["outcome"], "replayed");
+    let case_id = created["case"]["id"].as_str().unwrap().to_owned();
+    let report_id = created["report_id"].as_str().unwrap().to_owned();
+    api.call(
+        "post",
+        "/api/v1/reports",
+        operator,
+        Payload::Json(json!({
+            "channel": "hotline",
+            "description": "路边有垃圾堆放",
+            "location": { "lon": 120.015, "lat": 30.015 }
+        })),
+        S::CREATED,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/reports",
+        None,
+        Payload::Json(report.clone()),
+        S::UNAUTHORIZED,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/reports",
+        Some("jz_not-a-token"),
+        Payload::Json(report.clone()),
+        S::UNAUTHORIZED,
+    )
+    .await;
+    let mut unknown_field = report.clone();
+    unknown_field["severity"] = json!("high");
+    api.call(
+        "post",
+        "/api/v1/reports",
+        inspector,
+        Payload::BadJson(unknown_field),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/reports",
+        inspector,
+        Payload::BadJson(json!({ "description": "没有位置" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/reports",
+        inspector,
+        Payload::Json(json!({ "channel": "hotline", "description": "x", "location": { "lon": 120.005, "lat": 30.005 } })),
+        S::FORBIDDEN,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/reports",
+        inspector,
+        Payload::Json(
+            json!({ "description": "城外", "location": { "lon": 120.5, "lat": 30.005 } }),
+        ),
+        S::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+
+    // Lists and one case.
+    let all = api.get("/api/v1/cases", operator, S::OK).await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    api.get(
+        "/api/v1/cases?state=registered,reported&queue=to_dispatch&channel=inspector&overdue=false&limit=10",
+        operator,
+        S::OK,
+    )
+    .await;
+    api.get("/api/v1/cases?queue=bogus", operator, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/cases?colour=red", operator, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/cases?limit=0", operator, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/cases", None, S::UNAUTHORIZED).await;
+    let detail = api
+        .get(&format!("/api/v1/cases/{case_id}"), operator, S::OK)
+        .await;
+    let mut version = detail["case"]["version"].as_i64().unwrap();
+    api.get("/api/v1/cases/none", operator, S::NOT_FOUND).await;
+    api.get(
+        &format!("/api/v1/cases/{case_id}/reporters"),
+        operator,
+        S::OK,
+    )
+    .await;
+    api.get(
+        &format!("/api/v1/cases/{case_id}/reporters"),
+        inspector,
+        S::FORBIDDEN,
+    )
+    .await;
+
+    // The loop: dispatch, handle, verify, close, rate; with refusals on the way.
+    let commands = format!("/api/v1/cases/{case_id}/commands");
+    let step = |body: Value| Payload::Json(body);
+    api.call(
+        "post",
+        &commands,
+        operator,
+        step(json!({ "version": version, "command": "close" })),
+        S::CONFLICT,
+    )
+    .await;
+    api.call(
+        "post",
+        &commands,
+        inspector,
+        step(json!({ "version": version, "command": "dispatch", "department": "test-greening" })),
+        S::FORBIDDEN,
+    )
+    .await;
+    api.call(
+        "post",
+        &commands,
+        operator,
+        Payload::BadJson(json!({ "version": version, "command": "rate", "rating": "satisfied" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        &commands,
+        operator,
+        Payload::BadJson(json!({ "version": version, "command": "teleport" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let mut issue = async |token: Option<&str>, command: Value| {
+        let mut body = command;
+        body["version"] = json!(version);
+        let case = api.call("post", &commands, token, step(body), S::OK).await;
+        version = case["version"].as_i64().unwrap();
+        case
+    };
+    issue(
+        dispatcher,
+        json!({ "command": "dispatch", "department": "test-greening", "note": "请尽快处理" }),
+    )
+    .await;
+    issue(handler, json!({ "command": "accept" })).await;
+    issue(handler, json!({ "command": "start_handling" })).await;
+    issue(
+        handler,
+        json!({ "command": "request_postponement", "extra": 2, "reason": "等待车辆" }),
+    )
+    .await;
+    issue(
+        dispatcher,
+        json!({ "command": "decide_postponement", "approve": true }),
+    )
+    .await;
+    issue(handler, json!({ "command": "report_handled" })).await;
+    issue(
+        inspector,
+        json!({ "command": "verify", "passed": true, "position": { "lon": 120.005, "lat": 30.005, "datum": "gcj02" } }),
+    )
+    .await;
+    let closed = issue(operator, json!({ "command": "close" })).await;
+    assert_eq!(closed["state"], "closed");
+    api.call(
+        "post",
+        &commands,
+        operator,
+        step(json!({ "version": version - 1, "command": "reopen", "reason": "x" })),
+        S::CONFLICT,
+    )
+    .await;
+    let rated = api
+        .call(
+            "post",
+            &format!("/api/v1/reports/{report_id}/rating"),
+            hotline,
+            Payload::Json(json!({ "rating": "satisfied", "comment": "谢谢" })),
+            S::OK,
+        )
+        .await;
+    assert_eq!(rated["state"], "rated");
+    api.call(
+        "post",
+        &format!("/api/v1/reports/{report_id}/rating"),
+        hotline,
+        Payload::Json(json!({ "rating": "satisfied" })),
+        S::CONFLICT,
+    )
+    .await;
+    api.call(
+        "post",
+        &format!("/api/v1/reports/{report_id}/rating"),
+        hotline,
+        Payload::BadJson(json!({ "rating": "meh" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/reports/none/rating",
+        hotline,
+        Payload::Json(json!({ "rating": "dissatisfied" })),
+        S::NOT_FOUND,
+    )
+    .await;
+    let detail = api
+        .get(&format!("/api/v1/cases/{case_id}"), operator, S::OK)
+        .await;
+    assert!(
+        detail["timeline"].as_array().unwrap().len() >= 9,
+        "{detail}"
+    );
+    assert_eq!(detail["reports"][0]["rating"], "satisfied");
+
+    // Every documented operation was called.
+    let called = api.called.lock().unwrap().clone();
+    let documented: BTreeSet<(String, String)> = operations(&api.document)
+        .into_iter()
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    let missed: Vec<_> = documented.difference(&called).collect();
+    assert!(missed.is_empty(), "operations never called: {missed:?}");
+}
