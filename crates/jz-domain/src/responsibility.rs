@@ -133,7 +133,9 @@ impl FromStr for CategoryScope {
         let s = s.trim();
         match s.len() {
             _ if s == "*" => Ok(CategoryScope::Any),
-            2 if s.bytes().all(|b| b.is_ascii_digit()) || (s.starts_with('R') && s.len() == 2) => {
+            2 if s.bytes().all(|b| b.is_ascii_digit())
+                || (s.starts_with('R') && s.as_bytes()[1].is_ascii_digit()) =>
+            {
                 Ok(CategoryScope::Major(s.into()))
             }
             5 if s.bytes().all(|b| b.is_ascii_digit())

@@ -60,14 +60,11 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|rejection| ApiError::new(ErrorCode::InvalidBody, rejection.body_text()))
+    body.map(|Json(b)| b).map_err(ApiError::from)
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|rejection| ApiError::new(ErrorCode::InvalidParameter, rejection.body_text()))
+    query.map(|Query(q)| q).map_err(ApiError::from)
 }
 
 fn admin_actor(caller: &Caller) -> jz_app::city::Actor {
@@ -126,11 +123,9 @@ struct ReportBody {
     address: Option<String>,
     category: Option<String>,
     urgency: Option<String>,
-    #[serde(default)]
-    reporter: Reporter,
+    reporter: Option<Reporter>,
     intake_key: Option<String>,
-    #[serde(default)]
-    photos: Vec<String>,
+    photos: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,7 +150,14 @@ fn channels_for(role: Role) -> &'static [Channel] {
         Role::Inspector => &[Channel::Inspector],
         Role::HotlineOperator => &[Channel::Hotline],
         Role::Citizen | Role::CommunityWorker | Role::Volunteer => &[Channel::Web],
-        Role::CityOperator | Role::DistrictOperator | Role::StreetOperator => &Channel::ALL,
+        Role::CityOperator | Role::DistrictOperator | Role::StreetOperator => &[
+            Channel::Web,
+            Channel::Inspector,
+            Channel::Open311,
+            Channel::Hotline,
+            Channel::Sensor,
+            Channel::External,
+        ],
         _ => &[],
     }
 }
@@ -227,9 +229,9 @@ async fn intake(
         address: request.address,
         category: request.category.filter(|c| !c.is_empty()),
         urgency,
-        reporter: request.reporter,
+        reporter: request.reporter.unwrap_or_default(),
         intake_key: request.intake_key.or(header_key),
-        photos: request.photos,
+        photos: request.photos.unwrap_or_default(),
     };
     let result = state
         .cases
@@ -314,7 +316,15 @@ async fn list(
         division,
         grid: q.grid.filter(|s| !s.is_empty()),
         category: q.category.filter(|s| !s.is_empty()),
-        channel: q.channel.filter(|s| !s.is_empty()),
+        channel: q
+            .channel
+            .filter(|s| !s.is_empty())
+            .map(|c| {
+                Channel::from_str(&c)
+                    .map(|c| c.as_str().to_owned())
+                    .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e).field("channel"))
+            })
+            .transpose()?,
         overdue: q.overdue,
         reported_since_us: q.reported_since_us,
         reported_until_us: q.reported_until_us,
@@ -468,6 +478,12 @@ async fn upload_photo(
             ApiError::new(ErrorCode::InvalidBody, rejection.body_text())
         }
     })?;
+    if bytes.len() > MAX_PHOTO_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("photo: larger than the {MAX_PHOTO_BYTES}-byte limit"),
+        ));
+    }
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -635,7 +651,7 @@ async fn put_department(
     caller: Caller,
     Path(id): Path<String>,
     request: Result<Json<Department>, JsonRejection>,
-) -> Result<Json<Department>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(ADMINS, "edit departments")?;
     let department = body(request)?;
     if department.id != id {
@@ -648,15 +664,26 @@ async fn put_department(
         )
         .field("id"));
     }
-    Ok(Json(
-        config::put_department(
-            &state.store,
-            &state.cases.config,
-            &admin_actor(&caller),
-            department,
-        )
-        .await?,
-    ))
+    let existed = state
+        .cases
+        .config
+        .current()
+        .departments
+        .iter()
+        .any(|d| d.id == id);
+    let saved = config::put_department(
+        &state.store,
+        &state.cases.config,
+        &admin_actor(&caller),
+        department,
+    )
+    .await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(saved)).into_response())
 }
 
 async fn rules(State(state): State<AppState>) -> Json<Vec<ResponsibilityRule>> {

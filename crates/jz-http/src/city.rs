@@ -1,7 +1,7 @@
 //! The city model over HTTP: the division tree, one division or grid, locate (single and
 //! batch), and GeoJSON layers per level simplified for the map's zoom.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use jz_app::city::{LocateError, Located, export, store};
@@ -10,7 +10,7 @@ use jz_geo::datum::Datum;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, QueryParams};
 
 /// The most points one batch locate request may carry.
 pub const MAX_BATCH_POINTS: usize = 10_000;
@@ -100,7 +100,7 @@ struct HistoryEntry {
 /// Who changed a goal cluster when: `subject=zone_type:CODE` or `subject=zone:ID`.
 async fn goal_history(
     State(state): State<AppState>,
-    Query(query): Query<HistoryQuery>,
+    QueryParams(query): QueryParams<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let subject = query
         .subject
@@ -152,7 +152,7 @@ where
 
 async fn tree(
     State(state): State<AppState>,
-    Query(query): Query<TreeQuery>,
+    QueryParams(query): QueryParams<TreeQuery>,
 ) -> Result<Json<Vec<store::TreeNode>>, ApiError> {
     let depth: usize = parse_param("depth", query.depth.as_deref())?.unwrap_or(4);
     Ok(Json(store::division_tree(&state.store, depth).await?))
@@ -166,7 +166,7 @@ struct DivisionQuery {
 async fn division(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    Query(query): Query<DivisionQuery>,
+    QueryParams(query): QueryParams<DivisionQuery>,
 ) -> Result<Json<store::DivisionView>, ApiError> {
     let parsed = DivisionCode::parse(&code)
         .map_err(|e| ApiError::new(ErrorCode::InvalidParameter, e.to_string()).field("code"))?;
@@ -256,7 +256,7 @@ struct LocateQuery {
 
 async fn locate_one(
     State(state): State<AppState>,
-    Query(query): Query<LocateQuery>,
+    QueryParams(query): QueryParams<LocateQuery>,
 ) -> Result<Json<LocatedView>, ApiError> {
     let lon: f64 = parse_param("lon", query.lon.as_deref())?.ok_or_else(|| {
         ApiError::new(ErrorCode::InvalidParameter, "lon is required").field("lon")
@@ -347,7 +347,7 @@ struct LayerQuery {
 async fn layer(
     State(state): State<AppState>,
     Path(level): Path<String>,
-    Query(query): Query<LayerQuery>,
+    QueryParams(query): QueryParams<LayerQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if level == "grid" {
         let bbox = query.bbox.filter(|b| !b.is_empty()).ok_or_else(|| {

@@ -16,6 +16,7 @@ pub enum ErrorCode {
     Unauthenticated,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     AlreadyExists,
     IllegalTransition,
     PayloadTooLarge,
@@ -36,6 +37,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::AlreadyExists | ErrorCode::IllegalTransition => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -157,4 +159,52 @@ pub fn with_field(code: ErrorCode, message: String) -> ApiError {
         Some(field) => ApiError::new(code, message).field(&field),
         None => ApiError::new(code, message),
     }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    /// A body that is not the JSON the endpoint takes: 415 without a JSON content type, 413
+    /// over the size limit, 400 otherwise — always in the error envelope.
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+        use axum::extract::rejection::JsonRejection;
+        match &rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as JSON with `Content-Type: application/json`",
+            ),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "the body is larger than the {JSON_BODY_LIMIT}-byte limit of JSON requests"
+                ),
+            ),
+            _ => ApiError::new(ErrorCode::InvalidBody, rejection.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::new(ErrorCode::InvalidParameter, rejection.body_text())
+    }
+}
+
+/// The largest JSON request body (axum's default limit for `Json`).
+pub const JSON_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// JSON bodies whose rejections are answered in the error envelope.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct JsonBody<T>(pub T);
+
+/// Query strings whose rejections are answered in the error envelope.
+#[derive(Debug, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct QueryParams<T>(pub T);
+
+/// The answer for a method a resource does not take.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }

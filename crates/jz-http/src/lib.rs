@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(cases::routes()),
         )
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

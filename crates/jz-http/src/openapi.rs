@@ -32,10 +32,12 @@ fn build() -> Value {
                 stable snake_case code; each code has one HTTP status (see the `Error` schema). \
                 Times are UTC microseconds since the epoch in integer fields named `*_us`. \
                 Coordinates are WGS-84 unless a `datum` says otherwise.\n\n\
-                JSON request bodies larger than 2 MiB are refused with 400 `invalid_body`.\n\n\
-                Some answers come from the server's outer layers rather than a handler and have no \
-                JSON body: `405` with an empty body and an `Allow` header for a method a path does \
-                not serve, `413` (text/plain) when a request's `Content-Length` exceeds 16 MiB, and \
+                JSON request bodies must be sent with `Content-Type: application/json` (otherwise \
+                415 `unsupported_media_type`) and may be at most 2 MiB (otherwise 413 \
+                `payload_too_large`). A method a path does not serve is answered 405 \
+                `method_not_allowed`.\n\n\
+                Two answers come from the server's outer layers rather than a handler and have no \
+                JSON body: `413` (text/plain) when a request's `Content-Length` exceeds 16 MiB, and \
                 `503` with an empty body when a request takes longer than 30 seconds.",
             "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
         },
@@ -233,6 +235,7 @@ const ERROR_CODES: &[(&str, u16)] = &[
     ("unauthenticated", 401),
     ("forbidden", 403),
     ("not_found", 404),
+    ("method_not_allowed", 405),
     ("already_exists", 409),
     ("illegal_transition", 409),
     ("payload_too_large", 413),
@@ -1278,12 +1281,11 @@ fn error_responses() -> Value {
             }),
         );
     }
-    // The city handlers read their query strings without a fallback: a query string that does
-    // not parse at all (a parameter given twice) is answered by the framework in plain text.
+    // The city handlers' query strings: a parameter that does not parse, or one given twice.
     responses.insert(
         "InvalidQuery".into(),
         json!({
-            "description": "A parameter is invalid (`invalid_parameter`; `field` names it). A query string that cannot be parsed at all (e.g. a parameter given twice) is answered in plain text.",
+            "description": "A parameter is invalid or given twice (`invalid_parameter`; `field` names it when it is one parameter).",
             "content": {
                 "application/json": {
                     "schema": {
@@ -1292,8 +1294,7 @@ fn error_responses() -> Value {
                             { "properties": { "error": { "properties": { "code": { "enum": ["invalid_parameter", "invalid_body"] } } } } }
                         ]
                     }
-                },
-                "text/plain": { "schema": string() }
+                }
             }
         }),
     );
@@ -1373,6 +1374,7 @@ impl Operation {
     }
 
     fn json_body(mut self, schema: Value, description: &str) -> Operation {
+        self = self.errors(&[413, 415]);
         self.body.insert(
             "requestBody".into(),
             json!({
@@ -1672,7 +1674,8 @@ fn operations() -> Vec<Operation> {
             .authenticated()
             .path_param("id", json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" }), "A department id; must equal the body's `id`.")
             .json_body(schema_ref("Department"), "The whole department.")
-            .answers(200, "The department as stored (also when it was created).", schema_ref("Department"))
+            .answers(201, "The department was created.", schema_ref("Department"))
+            .answers(200, "The department was replaced.", schema_ref("Department"))
             .errors(&[400, 401, 403])
             .errors(&STORE),
         operation("get", "/responsibility-rules", "rules", "listResponsibilityRules", "The rules that route cases to departments")

@@ -446,6 +446,68 @@ async fn bad_requests_get_precise_errors_and_write_nothing() {
         assert_eq!(error["error"]["code"], *code, "{body} → {error}");
         assert_eq!(error["error"]["field"].as_str(), *field, "{body} → {error}");
     }
+    // Framework-level refusals come in the same envelope.
+    let raw = |method: &'static str,
+               uri: &'static str,
+               content_type: Option<&'static str>,
+               body: String| {
+        let app = w.app.clone();
+        let token = w.tokens["inspector"].clone();
+        async move {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {token}"));
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let response = app
+                .oneshot(request.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, error) = raw("POST", "/api/v1/reports", None, ok.to_string()).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        ),
+        "{error}"
+    );
+    let (status, error) = raw("DELETE", "/api/v1/cases", None, String::new()).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+        "{error}"
+    );
+    let huge = json!({ "description": "x".repeat(3 * 1024 * 1024), "location": { "lon": 120.005, "lat": 30.005 } });
+    let (status, error) = raw(
+        "POST",
+        "/api/v1/reports",
+        Some("application/json"),
+        huge.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")),
+        "{error}"
+    );
+    let (status, error) = raw("GET", "/api/v1/cases?channel=pigeon", None, String::new()).await;
+    assert_eq!(
+        (status, error["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("channel")),
+        "{error}"
+    );
+
     let (_, list) = w.call("operator", "GET", "/api/v1/cases", None).await;
     assert_eq!(list, json!([]), "nothing half-written");
 
