@@ -117,10 +117,9 @@ fn rule(
     ResponsibilityRule {
         id: id.into(),
         category: scope.parse::<CategoryScope>().unwrap(),
-        territory: if territory.starts_with("zone:") {
-            Territory::Zone(territory[5..].into())
-        } else {
-            Territory::Division(code(territory))
+        territory: match territory.strip_prefix("zone:") {
+            Some(zone) => Territory::Zone(zone.into()),
+            None => Territory::Division(code(territory)),
         },
         level,
         department: department.into(),
