@@ -40,6 +40,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "cases",
         sql: include_str!("../migrations/sqlite/0004_cases.sql"),
     },
+    Migration {
+        version: 5,
+        name: "case_indexes",
+        sql: include_str!("../migrations/sqlite/0005_case_indexes.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -63,6 +68,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "cases",
         sql: include_str!("../migrations/postgres/0004_cases.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "case_indexes",
+        sql: include_str!("../migrations/postgres/0005_case_indexes.sql"),
     },
 ];
 

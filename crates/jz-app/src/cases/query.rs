@@ -189,10 +189,12 @@ impl Cases {
             sql.push_str(&clause.replace('?', &format!("${}", args.len())));
         };
         if let Some(territory) = &actor.territory {
+            // A prefix as a range, so the community index serves it (':' sorts after '9').
+            push(&mut sql, " AND community_code >= ?", code_prefix(territory));
             push(
                 &mut sql,
-                " AND community_code LIKE ?",
-                format!("{}%", code_prefix(territory)),
+                " AND community_code < ?",
+                format!("{}:", code_prefix(territory)),
             );
         }
         match actor.role {
@@ -240,10 +242,12 @@ impl Cases {
             push(&mut sql, " AND department_id = ?", department.clone());
         }
         if let Some(division) = &filter.division {
+            // A prefix as a range, so the community index serves it (':' sorts after '9').
+            push(&mut sql, " AND community_code >= ?", code_prefix(division));
             push(
                 &mut sql,
-                " AND community_code LIKE ?",
-                format!("{}%", code_prefix(division)),
+                " AND community_code < ?",
+                format!("{}:", code_prefix(division)),
             );
         }
         if let Some(grid) = &filter.grid {
