@@ -64,11 +64,17 @@ impl FromRequestParts<AppState> for Caller {
                 "this endpoint needs an API token: send `Authorization: Bearer <token>` (create one with `jingzhi users add`)",
             ));
         }
-        let user = state
-            .tokens
-            .authenticate(&state.store, token)
-            .await
-            .map_err(ApiError::from)?;
+        // Personal tokens (`jz_…`) and system API keys (`jzk_…`, with the `api` scope).
+        let user = if token.starts_with(jz_app::cases::keys::KEY_PREFIX) {
+            state
+                .keys
+                .authenticate(&state.store, token, jz_app::cases::keys::Scope::Api)
+                .await
+                .map(|(user, _)| user)
+        } else {
+            state.tokens.authenticate(&state.store, token).await
+        }
+        .map_err(ApiError::from)?;
         let actor = user.actor();
         Ok(Caller {
             user,

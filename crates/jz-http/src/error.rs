@@ -21,6 +21,7 @@ pub enum ErrorCode {
     IllegalTransition,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RateLimited,
     OutsideCity,
     NoBoundaries,
     StaleVersion,
@@ -41,6 +42,7 @@ impl ErrorCode {
             ErrorCode::AlreadyExists | ErrorCode::IllegalTransition => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::OutsideCity => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::NoBoundaries => StatusCode::CONFLICT,
             ErrorCode::StaleVersion => StatusCode::CONFLICT,
@@ -142,6 +144,9 @@ impl From<jz_app::cases::CaseError> for ApiError {
             CaseError::Location(error) => crate::city::locate_error(error).field("location"),
             unauthenticated @ CaseError::Unauthenticated => {
                 ApiError::new(ErrorCode::Unauthenticated, unauthenticated.to_string())
+            }
+            limited @ CaseError::RateLimited { .. } => {
+                ApiError::new(ErrorCode::RateLimited, limited.to_string())
             }
             CaseError::Store(error) => error.into(),
         }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub cases: std::sync::Arc<jz_app::cases::Cases>,
     /// Authenticated API tokens.
     pub tokens: std::sync::Arc<jz_app::cases::users::TokenCache>,
+    /// Authenticated API keys and their rate limits.
+    pub keys: std::sync::Arc<jz_app::cases::keys::KeyCache>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             city,
             cases: std::sync::Arc::new(cases),
             tokens: std::sync::Arc::default(),
+            keys: std::sync::Arc::default(),
         })
     }
 }

@@ -45,6 +45,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "case_indexes",
         sql: include_str!("../migrations/sqlite/0005_case_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "api_keys",
+        sql: include_str!("../migrations/sqlite/0006_api_keys.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -73,6 +78,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "case_indexes",
         sql: include_str!("../migrations/postgres/0005_case_indexes.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "api_keys",
+        sql: include_str!("../migrations/postgres/0006_api_keys.sql"),
     },
 ];
 

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod intake;
+pub mod keys;
 pub mod query;
 pub mod schedule;
 pub mod users;
@@ -47,6 +48,8 @@ pub enum CaseError {
     Location(#[from] LocateError),
     #[error("no or unknown API token; send `Authorization: Bearer <token>`")]
     Unauthenticated,
+    #[error("too many requests; try again in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
