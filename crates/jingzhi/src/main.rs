@@ -92,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: org::UsersCommand,
     },
+    /// API keys for systems (Open311 clients, gateways).
+    Keys {
+        #[command(subcommand)]
+        command: org::KeysCommand,
+    },
     /// Departments that handle cases.
     Departments {
         #[command(subcommand)]
@@ -201,6 +206,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { command } => {
             with_store(&cli.database, async |store| {
                 org::users(store, command, city::cli_actor("jingzhi users")).await
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command } => {
+            with_store(&cli.database, async |store| {
+                org::keys(store, command, city::cli_actor("jingzhi keys")).await
             })
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -30,6 +30,15 @@ pub enum UsersCommand {
     },
     /// List users (never their tokens).
     List,
+    /// Give a user a console login and password.
+    Password {
+        id: String,
+        #[arg(long)]
+        login: String,
+        /// The password (at least 10 characters); read from JINGZHI_PASSWORD when absent.
+        #[arg(long, env = "JINGZHI_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
     /// Deactivate a user; their token stops working.
     Revoke { id: String },
 }
@@ -128,6 +137,14 @@ pub async fn users(store: &Store, command: UsersCommand, actor: Actor) -> anyhow
                     if user.active { "active" } else { "revoked" }
                 );
             }
+        }
+        UsersCommand::Password {
+            id,
+            login,
+            password,
+        } => {
+            jz_app::cases::sessions::set_password(store, &actor, &id, &login, &password).await?;
+            println!("user {id} can log in as {login}");
         }
         UsersCommand::Revoke { id } => {
             users::revoke_user(store, &users::TokenCache::default(), &actor, &id).await?;
@@ -232,4 +249,66 @@ pub fn classify(text: &str) {
     for candidate in jz_classify::shipped().classify(text, 5) {
         println!("{}\t{:.3}", candidate.code, candidate.confidence);
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key for a system acting as a user; prints the secret once.
+    Add {
+        /// The user the key acts as (their role and territory apply).
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// api (the native API) and/or open311 (Open311 POSTs), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "open311")]
+        scopes: Vec<String>,
+        /// Requests per minute.
+        #[arg(long, default_value_t = 600)]
+        rate_per_minute: u32,
+    },
+    /// List API keys (never their secrets).
+    List,
+    /// Revoke an API key.
+    Revoke { id: String },
+}
+
+pub async fn keys(store: &Store, command: KeysCommand, actor: Actor) -> anyhow::Result<()> {
+    use jz_app::cases::keys;
+    match command {
+        KeysCommand::Add {
+            user,
+            name,
+            scopes,
+            rate_per_minute,
+        } => {
+            let scopes = scopes
+                .iter()
+                .map(|s| keys::Scope::parse(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (key, secret) =
+                keys::create_api_key(store, &actor, &user, &name, &scopes, rate_per_minute).await?;
+            println!("API key {} ({}) for user {}", key.id, key.name, key.user_id);
+            println!("API key secret (shown only now): {secret}");
+        }
+        KeysCommand::List => {
+            for key in keys::list_api_keys(store).await? {
+                let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+                println!(
+                    "{}\t{}\tuser {}\t{}\t{}/min\t{}",
+                    key.id,
+                    key.name,
+                    key.user_id,
+                    scopes.join(","),
+                    key.rate_per_minute,
+                    if key.active { "active" } else { "revoked" }
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            keys::revoke_api_key(store, &keys::KeyCache::default(), &actor, &id).await?;
+            println!("API key {id} revoked");
+        }
+    }
+    Ok(())
 }

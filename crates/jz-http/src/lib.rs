@@ -3,11 +3,13 @@
 //! Handlers parse requests into domain types, call the store or the use cases, and answer with
 //! wire types. Every error leaves through [`error::ApiError`], one table of stable codes.
 
+mod access;
 pub mod auth;
 mod cases;
 mod city;
 pub mod error;
 mod health;
+pub mod limit;
 mod openapi;
 
 use std::time::Duration;
@@ -33,6 +35,10 @@ pub struct AppState {
     pub tokens: std::sync::Arc<jz_app::cases::users::TokenCache>,
     /// Authenticated API keys and their rate limits.
     pub keys: std::sync::Arc<jz_app::cases::keys::KeyCache>,
+    /// Console sessions.
+    pub sessions: std::sync::Arc<jz_app::cases::sessions::Sessions>,
+    /// Requests per minute per client address.
+    pub limiter: std::sync::Arc<limit::IpLimiter>,
 }
 
 impl AppState {
@@ -48,23 +54,28 @@ impl AppState {
             cases: std::sync::Arc::new(cases),
             tokens: std::sync::Arc::default(),
             keys: std::sync::Arc::default(),
+            sessions: std::sync::Arc::default(),
+            limiter: std::sync::Arc::new(limit::IpLimiter::from_env()),
         })
     }
 }
 
 /// The whole HTTP interface.
 pub fn router(state: AppState) -> Router {
+    let limiter = state.limiter.clone();
     Router::new()
         .nest(
             "/api/v1",
             health::routes()
                 .route("/openapi.json", axum::routing::get(openapi::document))
                 .merge(city::routes())
-                .merge(cases::routes()),
+                .merge(cases::routes())
+                .merge(access::routes()),
         )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(limiter, limit::limit))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -50,6 +50,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "api_keys",
         sql: include_str!("../migrations/sqlite/0006_api_keys.sql"),
     },
+    Migration {
+        version: 8,
+        name: "sessions",
+        sql: include_str!("../migrations/sqlite/0008_sessions.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -83,6 +88,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "api_keys",
         sql: include_str!("../migrations/postgres/0006_api_keys.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "sessions",
+        sql: include_str!("../migrations/postgres/0008_sessions.sql"),
     },
 ];
 

@@ -11,6 +11,7 @@ pub mod intake;
 pub mod keys;
 pub mod query;
 pub mod schedule;
+pub mod sessions;
 pub mod users;
 
 use std::sync::Arc;

@@ -210,7 +210,7 @@ impl Cases {
                     ),
                 );
             }
-            Role::Citizen => push(
+            Role::Citizen | Role::Volunteer | Role::CommunityWorker => push(
                 &mut sql,
                 " AND id IN (SELECT case_id FROM case_report WHERE submitted_by = ?)",
                 actor.id.clone(),
@@ -322,7 +322,8 @@ impl Cases {
                         w.calls.iter().any(|c| Some(c.department.as_str()) == mine)
                     })
             }
-            Role::Citizen => {
+            // People who report for themselves see the cases they reported.
+            Role::Citizen | Role::Volunteer | Role::CommunityWorker => {
                 sqlx::query("SELECT 1 FROM case_report WHERE case_id = $1 AND submitted_by = $2")
                     .bind(case.id.as_str())
                     .bind(actor.id.as_str())

@@ -1,0 +1,128 @@
+//! Per-client rate limiting: a token bucket per client address, in front of every route. Public
+//! endpoints (the city model, Open311 reads) are open to anyone, so each address gets a budget
+//! of requests per minute; API keys have their own, per key, on top.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Requests per minute per client address unless `JINGZHI_RATE_LIMIT` says otherwise.
+pub const DEFAULT_PER_MINUTE: u32 = 1200;
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Buckets by client address; `per_minute == 0` turns limiting off.
+#[derive(Debug)]
+pub struct IpLimiter {
+    per_minute: u32,
+    buckets: Mutex<HashMap<Option<IpAddr>, Bucket>>,
+}
+
+impl IpLimiter {
+    pub fn new(per_minute: u32) -> IpLimiter {
+        IpLimiter {
+            per_minute,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// From `JINGZHI_RATE_LIMIT` (requests per minute per address; 0 = off).
+    pub fn from_env() -> IpLimiter {
+        let per_minute = std::env::var("JINGZHI_RATE_LIMIT")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_PER_MINUTE);
+        IpLimiter::new(per_minute)
+    }
+
+    /// Takes one request from the address's bucket; the seconds to wait when it is empty.
+    fn take(&self, address: Option<IpAddr>) -> Result<(), u64> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let rate = f64::from(self.per_minute);
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().expect("rate buckets");
+        if buckets.len() > 100_000 {
+            // Forget addresses whose buckets are full again: they have been idle a minute.
+            buckets.retain(|_, b| now.duration_since(b.at).as_secs_f64() < 60.0);
+        }
+        let bucket = buckets.entry(address).or_insert(Bucket {
+            tokens: rate,
+            at: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate / 60.0).min(rate);
+        bucket.at = now;
+        if bucket.tokens < 1.0 {
+            return Err(((1.0 - bucket.tokens) * 60.0 / rate).ceil().max(1.0) as u64);
+        }
+        bucket.tokens -= 1.0;
+        Ok(())
+    }
+}
+
+/// The middleware: 429 `rate_limited` with `Retry-After` once an address spent its budget.
+pub async fn limit(
+    State(limiter): State<std::sync::Arc<IpLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    match limiter.take(address) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let mut response = ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many requests from this address; try again in {wait} s"),
+            )
+            .into_response();
+            if let Ok(value) = wait.to_string().parse() {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_gets_its_budget_then_waits() {
+        let limiter = IpLimiter::new(3);
+        let a = Some(IpAddr::from([10, 0, 0, 1]));
+        let b = Some(IpAddr::from([10, 0, 0, 2]));
+        for _ in 0..3 {
+            assert_eq!(limiter.take(a), Ok(()));
+        }
+        let wait = limiter.take(a).unwrap_err();
+        assert!((1..=20).contains(&wait), "{wait}");
+        assert_eq!(
+            limiter.take(b),
+            Ok(()),
+            "another address has its own budget"
+        );
+        let off = IpLimiter::new(0);
+        for _ in 0..10_000 {
+            assert_eq!(off.take(a), Ok(()));
+        }
+    }
+}
