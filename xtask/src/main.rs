@@ -24,13 +24,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("fuzz-api") => fuzz_api(args.get(1).map(String::as_str)),
         Some("services") => match args.get(1).map(String::as_str) {
             None | Some("start") => services(),
             Some("stop") => stop_services(),
             Some(other) => Err(format!("unknown services action `{other}`; use start or stop")),
         },
         _ => Err(
-            "usage: cargo xtask <ci | services [start|stop]>\n  ci        start test services, then fmt check, clippy -D warnings, all tests\n  services  make PostgreSQL+PostGIS (127.0.0.1:54329) and Mosquitto (127.0.0.1:18830) available".into(),
+            "usage: cargo xtask <ci | services [start|stop]>\n  ci        start test services, then fmt check, clippy -D warnings, all tests\n  fuzz-api [SECONDS]  run the schemathesis fuzzer (PyPI) against a live server's OpenAPI document\n  services  make PostgreSQL+PostGIS (127.0.0.1:54329) and Mosquitto (127.0.0.1:18830) available".into(),
         ),
     };
     match outcome {
@@ -361,4 +362,74 @@ fn stop_services() -> Result<()> {
         let _ = std::fs::remove_file(pid_file);
     }
     Ok(())
+}
+
+const FUZZ_VENV: &str = "/var/tmp/jingzhi-fuzz";
+const FUZZ_PORT: u16 = 18081;
+
+/// `cargo xtask fuzz-api [SECONDS]`: a property-based API fuzzer (schemathesis, from PyPI, in a
+/// virtualenv of its own) against a release server on a fresh database with Shanghai imported,
+/// authenticated as a city operator. Fails on any 5xx or any answer that breaks the OpenAPI
+/// document (schema, status code, content type). Needs the network once, to install
+/// schemathesis; not part of `ci`.
+fn fuzz_api(seconds: Option<&str>) -> Result<()> {
+    let seconds: u32 = seconds
+        .unwrap_or("300")
+        .parse()
+        .map_err(|_| "fuzz-api takes the time budget in seconds, e.g. 300".to_string())?;
+    let st = Path::new(FUZZ_VENV).join("bin/st");
+    if !st.exists() {
+        eprintln!("xtask: installing schemathesis into {FUZZ_VENV}");
+        run(Command::new("python3").args(["-m", "venv", FUZZ_VENV]))?;
+        run(Command::new(Path::new(FUZZ_VENV).join("bin/pip")).args([
+            "install",
+            "-q",
+            "schemathesis>=4,<5",
+        ]))?;
+    }
+    run(Command::new("cargo").args(["build", "--release", "-p", "jingzhi"]))?;
+    let binary = Path::new("target/release/jingzhi");
+    let data = std::env::temp_dir().join(format!("jingzhi-fuzz-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let jingzhi = |args: &[&str]| {
+        let mut command = Command::new(binary);
+        command.arg("--data").arg(&data).args(args);
+        command
+    };
+    run(&mut jingzhi(&["import", "shanghai"]))?;
+    let added = output(&mut jingzhi(&[
+        "users", "add", "--name", "fuzzer", "--role", "city_operator",
+    ]))?;
+    let token = added
+        .lines()
+        .find_map(|line| line.split("API token (shown only now): ").nth(1))
+        .ok_or("could not read the fuzzer's token from `jingzhi users add`")?
+        .trim()
+        .to_owned();
+    let listen = format!("127.0.0.1:{FUZZ_PORT}");
+    let mut server = jingzhi(&["serve", "--listen", &listen])
+        .env("JINGZHI_RATE_LIMIT", "0")
+        .spawn()
+        .map_err(|e| format!("cannot start jingzhi serve: {e}"))?;
+    let outcome = wait_listening("jingzhi", FUZZ_PORT, Path::new("/dev/null"), Some(&mut server))
+        .and_then(|()| {
+            run(Command::new(&st).args([
+                "run",
+                &format!("http://{listen}/api/v1/openapi.json"),
+                "--url",
+                &format!("http://{listen}/api/v1"),
+                "--header",
+                &format!("Authorization: Bearer {token}"),
+                "--checks",
+                "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+                "--max-time",
+                &seconds.to_string(),
+                "--wait-for-schema",
+                "60",
+            ]))
+        });
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    outcome
 }
