@@ -12,4 +12,4 @@ CREATE TABLE session (
     expires_at_us  BIGINT NOT NULL,
     revoked        BIGINT NOT NULL
 );
-CREATE INDEX session_user ON session (user_id);
+CREATE INDEX session_of_user ON session (user_id);

@@ -12,4 +12,4 @@ CREATE TABLE session (
     expires_at_us  INTEGER NOT NULL,
     revoked        INTEGER NOT NULL
 );
-CREATE INDEX session_user ON session (user_id);
+CREATE INDEX session_of_user ON session (user_id);
