@@ -217,6 +217,10 @@ pub struct StageClock {
     pub deadline_at_us: i64,
     pub warned: bool,
     pub overdue: bool,
+    /// Whether this stage has escalated (once per stage, even if a postponement lets it run
+    /// late a second time).
+    #[serde(default)]
+    pub escalated: bool,
 }
 
 impl StageClock {
@@ -230,6 +234,7 @@ impl StageClock {
             deadline_at_us: at_us,
             warned: false,
             overdue: false,
+            escalated: false,
         };
         clock.compute(calendar);
         clock
@@ -874,6 +879,10 @@ pub fn decide(
                 if let Some(clock) = next.clock.as_mut() {
                     clock.extra = clock.extra.saturating_add(request.extra);
                     clock.compute(rules.calendar);
+                    // The new deadline runs afresh; the stage does not escalate a second time.
+                    if clock.deadline_at_us > at_us {
+                        clock.overdue = false;
+                    }
                     if clock.warn_at_us > at_us {
                         clock.warned = false;
                     }
@@ -1143,12 +1152,16 @@ pub fn tick(case: &Case, now_us: i64) -> Option<Decision> {
             json!({ "stage": stage, "deadline_at_us": clock.deadline_at_us }),
         );
     }
+    let escalate = overdue && !clock.escalated;
     if overdue {
         clock_next.overdue = true;
+        clock_next.escalated = true;
         push(
             "overdue",
             json!({ "stage": stage, "deadline_at_us": clock.deadline_at_us }),
         );
+    }
+    if escalate {
         let from = next.level;
         let to = match from {
             DivisionLevel::Community | DivisionLevel::Street => DivisionLevel::District,

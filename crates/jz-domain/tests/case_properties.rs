@@ -815,17 +815,26 @@ fn tick_at(
         );
         ensure!(
             trace,
-            count("warned") <= 1 && count("overdue") <= 1 && count("escalated") == count("overdue"),
+            count("warned") <= 1 && count("overdue") <= 1 && count("escalated") <= count("overdue"),
             "a tick with {} warnings, {} overdue, {} escalations",
             count("warned"),
             count("overdue"),
             count("escalated")
         );
-        if count("overdue") == 1 {
+        // A stage escalates once: the first time its clock runs out. After an approved
+        // postponement it may run out again, without a second escalation.
+        if count("escalated") == 1 {
             ensure!(
                 trace,
                 books.overdue_epochs.insert(books.epoch),
-                "clock epoch {} went overdue twice",
+                "clock epoch {} escalated twice",
+                books.epoch
+            );
+        } else if count("overdue") == 1 {
+            ensure!(
+                trace,
+                books.overdue_epochs.contains(&books.epoch),
+                "clock epoch {} went overdue without escalating",
                 books.epoch
             );
         }
@@ -1021,14 +1030,14 @@ fn run(
                 if next.state != CaseState::Suspended {
                     books.suspended_from = None;
                 }
-                // A new stage clock is a new epoch: another stage, another start, or flags reset.
+                // A new stage clock is a new epoch: another stage or another start. (An approved
+                // postponement keeps the clock: its deadline moves and its warning and overdue
+                // marks may reset, but the stage escalates only once.)
                 if let Some(clock) = &next.clock {
                     let restarted = match &case.clock {
                         None => true,
                         Some(old) => {
-                            old.stage != clock.stage
-                                || old.started_at_us != clock.started_at_us
-                                || (old.overdue && !clock.overdue)
+                            old.stage != clock.stage || old.started_at_us != clock.started_at_us
                         }
                     };
                     if restarted {

@@ -82,6 +82,9 @@ pub struct IntakeResult {
     pub needs_confirmation: bool,
 }
 
+/// What the first attempt with an intake key came to: its report and case, or why it failed.
+type KeyOutcome = Result<(String, Case), String>;
+
 #[derive(Debug, Clone)]
 struct OpenCase {
     category: String,
@@ -93,8 +96,11 @@ struct OpenCase {
 /// The intake desk's memory: open cases by category and position, and recent intake keys.
 #[derive(Debug, Default)]
 pub struct Desk {
-    /// Intake keys of reports whose writes are in flight, with the case they produced.
-    keys: HashMap<String, (String, Case)>,
+    /// Intake keys of reports whose writes are in flight: retries wait for the first attempt's
+    /// commit and answer with its outcome (acknowledged means committed).
+    keys: HashMap<String, tokio::sync::watch::Receiver<Option<KeyOutcome>>>,
+    /// Cases created by writes still in flight, so further reports can link to them.
+    pending: HashMap<String, Case>,
     cell_m: f64,
     cells: HashMap<(String, i64, i64), Vec<String>>,
     open: HashMap<String, OpenCase>,
@@ -102,8 +108,13 @@ pub struct Desk {
 
 const METRES_PER_DEGREE: f64 = 111_320.0;
 
+/// The merge index's cell of a point. Longitude is scaled by a fixed cos(60°) = 0.5, not the
+/// point's own latitude: with a per-point scale, two points a few metres apart north–south got
+/// x cells tens of metres apart (the scale multiplies the whole longitude). With 0.5 a cell is at
+/// least `cell_m` wide everywhere up to 60° latitude, so the 3 × 3 neighbourhood covers every
+/// point within `cell_m`; the exact distance is checked afterwards.
 fn cell_of(lon: f64, lat: f64, cell_m: f64) -> (i64, i64) {
-    let x = lon * METRES_PER_DEGREE * lat.to_radians().cos() / cell_m;
+    let x = lon * METRES_PER_DEGREE * 0.5 / cell_m;
     let y = lat * METRES_PER_DEGREE / cell_m;
     (x.floor() as i64, y.floor() as i64)
 }
@@ -154,24 +165,29 @@ impl Desk {
         }
     }
 
-    /// Keeps the merge index in step with a case after a command.
-    pub(crate) fn after_command(&mut self, case: &Case) {
+    /// Keeps the merge index in step with a case after a command; `last_report_at_us` is the
+    /// time of the case's latest report (needed only when the case (re-)enters the index).
+    pub(crate) fn after_command(&mut self, case: &Case, last_report_at_us: Option<i64>) {
         match (&case.category, case.state.is_open()) {
             (Some(category), true) if !self.open.contains_key(&case.id) => {
-                let last_at_us = case.reported_at_us;
                 self.insert(
                     case.id.clone(),
                     OpenCase {
                         category: category.clone(),
                         lon: case.place.lon,
                         lat: case.place.lat,
-                        last_at_us,
+                        last_at_us: last_report_at_us.unwrap_or(case.reported_at_us),
                     },
                 );
             }
             (_, false) => self.remove(&case.id),
             _ => {}
         }
+    }
+
+    /// Whether the case would (re-)enter the merge index after this state.
+    pub(crate) fn needs_entry(&self, case: &Case) -> bool {
+        case.category.is_some() && case.state.is_open() && !self.open.contains_key(&case.id)
     }
 
     fn rebuild(&mut self, cell_m: f64) {
@@ -280,6 +296,26 @@ impl Cases {
         origin: &str,
         at_us: i64,
     ) -> Result<IntakeResult, CaseError> {
+        // A report linked to a case that was closed between the decision and the write is
+        // decided again (the case is then no longer open, so a new one is opened).
+        for _ in 0..3 {
+            match self.intake_once(input.clone(), actor, origin, at_us).await {
+                Err(CaseError::Stale { expected: -1, .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(CaseError::IllegalTransition(
+            "the nearby case this report belongs to keeps changing; send the report again".into(),
+        ))
+    }
+
+    async fn intake_once(
+        &self,
+        input: ReportInput,
+        actor: &Actor,
+        origin: &str,
+        at_us: i64,
+    ) -> Result<IntakeResult, CaseError> {
         validate(&input)?;
         let config = self.config.current();
         // Locate and classify before taking the desk: neither depends on other reports.
@@ -351,19 +387,32 @@ impl Cases {
         // memory; a retry after it committed is refused by the unique `intake_key` column and
         // answered from the store (below). Retries are rare, so the common path reads nothing.
         let mut desk = self.desk.lock().await;
-        if let Some((report_id, case)) = input
+        if let Some(mut first) = input
             .intake_key
             .as_ref()
             .and_then(|key| desk.keys.get(key).cloned())
         {
-            // The first attempt is still being written: answer with what it decided.
-            return Ok(IntakeResult {
-                outcome: Outcome::Replayed,
-                case,
-                report_id,
-                candidates: Vec::new(),
-                needs_confirmation: false,
-            });
+            // The first attempt is still being written: wait for its commit, then answer with it.
+            drop(desk);
+            let outcome = first
+                .wait_for(Option::is_some)
+                .await
+                .map(|v| v.clone())
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err("the first attempt was abandoned".into()));
+            return match outcome {
+                Ok((report_id, case)) => Ok(IntakeResult {
+                    outcome: Outcome::Replayed,
+                    case,
+                    report_id,
+                    candidates: Vec::new(),
+                    needs_confirmation: false,
+                }),
+                Err(why) => Err(CaseError::IllegalTransition(format!(
+                    "intake_key: the first report with this key was not written ({why}); send it again"
+                ))),
+            };
         }
         if (desk.cell_m - config.intake.dedupe_distance_m.max(1.0)).abs() > f64::EPSILON {
             desk.rebuild(config.intake.dedupe_distance_m.max(1.0));
@@ -406,9 +455,15 @@ impl Cases {
             .bind(at_us)
         };
 
+        let mut previous_last_at = None;
         let (outcome, decision, mut change) = match duplicate {
             Some(case_id) => {
-                let existing = load_case(&self.store, &case_id).await?;
+                // A case whose creation is still being written is linked from its snapshot; the
+                // writer applies changes in order, so the link lands after the creation.
+                let existing = match load_case(&self.store, &case_id).await? {
+                    Some(found) => Some(found),
+                    None => desk.pending.get(&case_id).cloned(),
+                };
                 match existing.filter(|c| c.state.is_open()) {
                     Some(existing) => {
                         let decision = case::link_report(&existing, actor, at_us, &report_id);
@@ -427,6 +482,7 @@ impl Cases {
                         audited.case.version = existing.version;
                         write_events(&mut change, None, &audited, actor, &context);
                         if let Some(open) = desk.open.get_mut(&case_id) {
+                            previous_last_at = Some(open.last_at_us);
                             open.last_at_us = at_us;
                         }
                         (Outcome::Linked, audited, change)
@@ -460,74 +516,112 @@ impl Cases {
         if outcome == Outcome::Created {
             change.statements.push(report(&decision.case.id));
             write_events(&mut change, None, &decision, actor, &context);
-            desk.after_command(&decision.case);
+            desk.after_command(&decision.case, Some(at_us));
+            desk.pending
+                .insert(decision.case.id.clone(), decision.case.clone());
         }
         self.attach_photos(&mut change, &decision.case.id, &input.photos);
-        if let Some(key) = &input.intake_key {
-            desk.keys
-                .insert(key.clone(), (report_id.clone(), decision.case.clone()));
-        }
+        let key_sender = input.intake_key.as_ref().map(|key| {
+            let (sender, receiver) = tokio::sync::watch::channel(None);
+            desk.keys.insert(key.clone(), receiver);
+            sender
+        });
         // Queue the write while holding the desk, so the order of decisions is the order of
         // writes; wait for the commit without it.
         let photo_statements = change.statements.len() - input.photos.len();
         let committed = self.store.write(change);
         drop(desk);
         let committed = committed.await;
-        if let Some(key) = &input.intake_key {
-            // Committed keys are found in the store from now on; the desk keeps only keys in
-            // flight, so its memory stays bounded.
-            self.desk.lock().await.keys.remove(key);
-        }
-        if let Err(error) = committed {
-            if outcome == Outcome::Created {
-                self.desk.lock().await.remove(&decision.case.id);
+        {
+            // Committed keys and cases are found in the store from now on; the desk keeps only
+            // what is in flight, so its memory stays bounded.
+            let mut desk = self.desk.lock().await;
+            if let Some(key) = &input.intake_key {
+                desk.keys.remove(key);
             }
-            // A retry that checked the store just before the first attempt committed, and took
-            // the desk just after: the unique key refuses the second report; answer as a replay.
-            if let (StoreError::Constraint { .. }, Some(key)) = (&error, &input.intake_key)
-                && let Some(row) =
-                    sqlx::query("SELECT case_id, id FROM case_report WHERE intake_key = $1")
-                        .bind(key.as_str())
-                        .fetch_optional(self.store.reader())
-                        .await?
-            {
-                let case_id: String = row.try_get(0)?;
-                let case = load_case(&self.store, &case_id)
-                    .await?
-                    .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
-                return Ok(IntakeResult {
-                    outcome: Outcome::Replayed,
-                    case,
-                    report_id: row.try_get(1)?,
-                    candidates: Vec::new(),
-                    needs_confirmation: false,
-                });
+            desk.pending.remove(&decision.case.id);
+            if committed.is_err() {
+                if outcome == Outcome::Created {
+                    desk.remove(&decision.case.id);
+                }
+                if let (Some(previous), Some(open)) =
+                    (previous_last_at, desk.open.get_mut(&decision.case.id))
+                    && open.last_at_us == at_us
+                {
+                    open.last_at_us = previous;
+                }
             }
-            return Err(match error {
-                StoreError::Conflict { statement, .. } if statement >= photo_statements => {
-                    CaseError::Invalid(
-                        "photos: a photo does not exist or belongs to another case".into(),
-                    )
-                }
-                StoreError::Conflict { .. } if outcome == Outcome::Linked => CaseError::Stale {
-                    expected: decision.case.version,
-                    found: decision.case.version,
-                },
-                StoreError::Constraint { message, .. } if !input.photos.is_empty() => {
-                    CaseError::Invalid(format!(
-                        "photos: a photo does not exist or belongs to another case ({message})"
-                    ))
-                }
-                other => other.into(),
-            });
         }
-        Ok(IntakeResult {
-            outcome,
-            case: decision.case,
-            report_id,
-            candidates,
-            needs_confirmation,
-        })
+        let result = match committed {
+            Ok(_) => Ok(IntakeResult {
+                outcome,
+                case: decision.case.clone(),
+                report_id: report_id.clone(),
+                candidates,
+                needs_confirmation,
+            }),
+            Err(error) => 'failed: {
+                // A retry that missed the committed first attempt: the unique key refuses the
+                // second report; answer as a replay of the committed one.
+                if let (StoreError::Constraint { .. }, Some(key)) = (&error, &input.intake_key) {
+                    match self.replay_of(key).await {
+                        Ok(Some(replay)) => break 'failed Ok(replay),
+                        Ok(None) => {}
+                        Err(e) => break 'failed Err(e),
+                    }
+                }
+                Err(match error {
+                    StoreError::Conflict { statement, .. } if statement >= photo_statements => {
+                        CaseError::Invalid(
+                            "photos: a photo does not exist or belongs to another case".into(),
+                        )
+                    }
+                    // The linked case left the open states meanwhile: decide again (marker).
+                    StoreError::Conflict { .. } if outcome == Outcome::Linked => CaseError::Stale {
+                        expected: -1,
+                        found: decision.case.version,
+                    },
+                    StoreError::Constraint { message, .. } if !input.photos.is_empty() => {
+                        CaseError::Invalid(format!(
+                            "photos: a photo does not exist or belongs to another case ({message})"
+                        ))
+                    }
+                    other => other.into(),
+                })
+            }
+        };
+        // Retries that waited for this attempt get its final answer.
+        if let Some(sender) = key_sender {
+            let _ = sender.send(Some(
+                result
+                    .as_ref()
+                    .map(|r| (r.report_id.clone(), r.case.clone()))
+                    .map_err(|e| e.to_string()),
+            ));
+        }
+        result
+    }
+
+    /// The committed report with this intake key, as a replay.
+    async fn replay_of(&self, key: &str) -> Result<Option<IntakeResult>, CaseError> {
+        let Some(row) = sqlx::query("SELECT case_id, id FROM case_report WHERE intake_key = $1")
+            .bind(key)
+            .fetch_optional(self.store.reader())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let case_id: String = row.try_get(0)?;
+        let case = load_case(&self.store, &case_id)
+            .await?
+            .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
+        Ok(Some(IntakeResult {
+            outcome: Outcome::Replayed,
+            case,
+            report_id: row.try_get(1)?,
+            candidates: Vec::new(),
+            needs_confirmation: false,
+        }))
     }
 
     /// Opens a case; registers it when the category is certain, and dispatches it when exactly
@@ -670,8 +764,25 @@ impl Cases {
             }
             Err(e) => return Err(e.into()),
         }
-        self.desk.lock().await.after_command(&decision.case);
+        self.sync_desk(&decision.case).await?;
         Ok(decision.case)
+    }
+
+    /// Keeps the desk's merge index in step after a command or rating; a case that re-enters it
+    /// (reopened) brings the time of its latest report.
+    pub(crate) async fn sync_desk(&self, case: &Case) -> Result<(), CaseError> {
+        let needs_entry = self.desk.lock().await.needs_entry(case);
+        let last = if needs_entry {
+            sqlx::query("SELECT MAX(reported_at_us) FROM case_report WHERE case_id = $1")
+                .bind(case.id.as_str())
+                .fetch_one(self.store.reader())
+                .await?
+                .try_get::<Option<i64>, _>(0)?
+        } else {
+            None
+        };
+        self.desk.lock().await.after_command(case, last);
+        Ok(())
     }
 }
 

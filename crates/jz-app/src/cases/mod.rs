@@ -211,7 +211,7 @@ impl Cases {
             }
             Err(e) => return Err(e.into()),
         }
-        self.desk.lock().await.after_command(&decision.case);
+        self.sync_desk(&decision.case).await?;
         Ok(decision.case)
     }
 
