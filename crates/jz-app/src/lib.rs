@@ -5,4 +5,5 @@
 
 pub mod cases;
 pub mod city;
+pub mod open311;
 pub mod zones;

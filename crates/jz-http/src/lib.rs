@@ -10,6 +10,7 @@ mod city;
 pub mod error;
 mod health;
 pub mod limit;
+mod open311;
 mod openapi;
 
 use std::time::Duration;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(cases::routes())
                 .merge(access::routes()),
         )
+        .merge(open311::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

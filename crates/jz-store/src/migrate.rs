@@ -51,6 +51,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0006_api_keys.sql"),
     },
     Migration {
+        version: 7,
+        name: "open311",
+        sql: include_str!("../migrations/sqlite/0007_open311.sql"),
+    },
+    Migration {
         version: 8,
         name: "sessions",
         sql: include_str!("../migrations/sqlite/0008_sessions.sql"),
@@ -88,6 +93,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "api_keys",
         sql: include_str!("../migrations/postgres/0006_api_keys.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "open311",
+        sql: include_str!("../migrations/postgres/0007_open311.sql"),
     },
     Migration {
         version: 8,
