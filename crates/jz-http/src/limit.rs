@@ -85,6 +85,9 @@ pub async fn limit(
         .map(|c| c.0.ip());
     match limiter.take(address) {
         Ok(()) => next.run(request).await,
+        Err(wait) if request.uri().path().starts_with("/open311") => {
+            crate::open311::rate_limited(request.uri().path(), wait)
+        }
         Err(wait) => {
             let mut response = ApiError::new(
                 ErrorCode::RateLimited,

@@ -38,7 +38,16 @@ fn build() -> Value {
                 `method_not_allowed`.\n\n\
                 Two answers come from the server's outer layers rather than a handler and have no \
                 JSON body: `413` (text/plain) when a request's `Content-Length` exceeds 16 MiB, and \
-                `503` with an empty body when a request takes longer than 30 seconds.",
+                `503` with an empty body when a request takes longer than 30 seconds.\n\n\
+                Callers authenticate with a bearer token (`bearerAuth`: a user's personal token \
+                `jz_…`, or a system API key `jzk_…` with the `api` scope) or with the console's \
+                session cookie (`sessionCookie`, from `POST /session`). A session caller sends the \
+                session's CSRF token as `X-CSRF-Token` with every request other than GET, HEAD and \
+                OPTIONS (otherwise 403 `forbidden`). What lies outside the caller's role and \
+                territory is refused with 403, or answered 404 where even its existence is not \
+                the caller's to know (cases, their reports and photos).\n\n\
+                Every route is rate-limited per client address: 429 `rate_limited` with a \
+                `Retry-After` header (seconds). API keys have their own per-minute budget on top.",
             "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
         },
         "servers": [{ "url": "/api/v1" }],
@@ -46,7 +55,8 @@ fn build() -> Value {
             { "name": "service", "description": "Health and this document." },
             { "name": "city", "description": "The city model: divisions, unit grids, locate, map layers, zones and their goals." },
             { "name": "cases", "description": "The case closed loop: intake, lists and queues, commands, ratings, photos." },
-            { "name": "rules", "description": "The rules the loop runs by: categories, departments, responsibility rules, calendar, intake settings." }
+            { "name": "rules", "description": "The rules the loop runs by: categories, departments, responsibility rules, calendar, intake settings." },
+            { "name": "access", "description": "Console sessions, users and their passwords, API keys for systems, and the audit trail." }
         ],
         "paths": paths(),
         "components": {
@@ -54,7 +64,13 @@ fn build() -> Value {
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API token of a user (`jz_` followed by 64 hexadecimal digits), sent as `Authorization: Bearer jz_…`; create one with `jingzhi users add`."
+                    "description": "A user's personal API token (`jz_` followed by 64 hexadecimal digits; create one with `jingzhi users add` or `POST /users`), or a system API key with the `api` scope (`jzk_…`; `POST /keys`), sent as `Authorization: Bearer …`. A key acts as its user, within its own per-minute budget (429 `rate_limited` beyond it); a key without the `api` scope is refused with 403."
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "jz_session",
+                    "description": "The console's session cookie, set by `POST /session` (HttpOnly, SameSite=Strict, Secure; 12 hours) and cleared by `DELETE /session`. Every request other than GET, HEAD and OPTIONS must also carry the session's `csrf_token` as the `X-CSRF-Token` header, or it is refused with 403 `forbidden`."
                 }
             },
             "responses": error_responses(),
@@ -240,6 +256,7 @@ const ERROR_CODES: &[(&str, u16)] = &[
     ("illegal_transition", 409),
     ("payload_too_large", 413),
     ("unsupported_media_type", 415),
+    ("rate_limited", 429),
     ("outside_city", 422),
     ("no_boundaries", 409),
     ("stale_version", 409),
@@ -667,7 +684,8 @@ fn schemas() -> Value {
                 "warn_at_us": micros(),
                 "deadline_at_us": micros(),
                 "warned": boolean(),
-                "overdue": boolean()
+                "overdue": boolean(),
+                "escalated": described(boolean(), "Whether this stage has escalated: once per stage, even when a postponement lets it run late again.")
             })),
             "The running clock of the current stage.",
         ),
@@ -1194,6 +1212,138 @@ fn schemas() -> Value {
         })),
     );
 
+    // Access.
+    let password = json!({ "type": "string", "minLength": 10, "maxLength": 200, "description": "At least 10 characters; stored only as an Argon2id hash." });
+    let login = json!({ "type": "string", "minLength": 1, "maxLength": 64, "description": "1 to 64 letters, digits, `.`, `-`, `_` or `@`; unique." });
+    add(
+        "User",
+        described(
+            object(json!({
+                "id": string(),
+                "name": string(),
+                "role": schema_ref("Role"),
+                "territory": described(nullable(schema_ref("DivisionCode")), "The division subtree the user works in; null for the whole city."),
+                "department": described(nullable(string()), "For handlers: the department they act for; null otherwise."),
+                "active": described(boolean(), "False once revoked: the user's token, keys and sessions stop working.")
+            })),
+            "A person or system acting in Jingzhi (never with a token or password).",
+        ),
+    );
+    let user_roles: Vec<&str> = ROLES
+        .iter()
+        .copied()
+        .filter(|role| *role != "system")
+        .collect();
+    add(
+        "UserBody",
+        closed(object_with(
+            json!({
+                "name": json!({ "type": "string", "minLength": 1, "maxLength": 100 }),
+                "role": string_enum(&user_roles, "The user's role (`system` is Jingzhi itself, not a user)."),
+                "territory": nullable(json!({
+                    "type": "string",
+                    "pattern": "^([0-9]{6}([0-9]{3}){0,2})?$",
+                    "description": "A division code of 6, 9 or 12 digits; absent, null or empty for the whole city."
+                })),
+                "department": nullable(described(string(), "An existing department's id: required for handlers, refused for every other role.")),
+                "login": nullable(described(login.clone(), "A console login name; give it together with `password`, or neither.")),
+                "password": nullable(password.clone())
+            }),
+            &["name", "role"],
+        )),
+    );
+    add(
+        "NewUser",
+        object(json!({
+            "user": schema_ref("User"),
+            "token": described(string(), "The user's personal API token (`jz_…`), shown only in this answer.")
+        })),
+    );
+    add(
+        "PasswordBody",
+        closed(object(json!({
+            "login": login,
+            "password": password
+        }))),
+    );
+    add(
+        "LoginBody",
+        closed(object(json!({
+            "login": string(),
+            "password": string()
+        }))),
+    );
+    add(
+        "SessionView",
+        described(
+            object(json!({
+                "user": schema_ref("User"),
+                "csrf_token": described(nullable(string()), "For a console session: send it back as `X-CSRF-Token` with every request that changes something. Null for bearer callers."),
+                "expires_at_us": described(nullable(micros()), "For a console session: when it ends. Null for bearer callers.")
+            })),
+            "Who the caller is.",
+        ),
+    );
+    add(
+        "Scope",
+        string_enum(
+            &["api", "open311"],
+            "What an API key may be used for: `api`, the native API as the key's user; `open311`, Open311 writes.",
+        ),
+    );
+    add(
+        "KeyBody",
+        closed(object_with(
+            json!({
+                "user_id": described(string(), "The user the key acts as: their role and territory apply."),
+                "name": json!({ "type": "string", "minLength": 1, "maxLength": 100 }),
+                "scopes": json!({ "type": "array", "items": schema_ref("Scope"), "minItems": 1 }),
+                "rate_per_minute": nullable(json!({ "type": "integer", "minimum": 1, "maximum": 100_000, "default": 600, "description": "Requests a minute (bursts up to the same number)." }))
+            }),
+            &["user_id", "name", "scopes"],
+        )),
+    );
+    add(
+        "ApiKey",
+        described(
+            object(json!({
+                "id": string(),
+                "name": string(),
+                "user_id": string(),
+                "scopes": array(schema_ref("Scope")),
+                "rate_per_minute": count(),
+                "active": described(boolean(), "False once revoked.")
+            })),
+            "An API key of a system (never with its secret).",
+        ),
+    );
+    add(
+        "NewKey",
+        object(json!({
+            "key": schema_ref("ApiKey"),
+            "secret": described(string(), "The key's secret (`jzk_…`), shown only in this answer; send it as a bearer token.")
+        })),
+    );
+    add(
+        "AuditEntry",
+        described(
+            object(json!({
+                "seq": described(int64(), "The entry's number in the hash chain: 1, 2, 3… without gaps."),
+                "at_us": micros(),
+                "actor": described(string(), "Who acted, e.g. `user:…` or `system:deadlines`."),
+                "actor_role": string(),
+                "action": described(string(), "What was done, e.g. `case.dispatched`, `user.create`, `case.reporters_read`."),
+                "subject_kind": string(),
+                "subject_id": string(),
+                "origin": described(string(), "Where the request came from, e.g. `http:203.0.113.5`."),
+                "before": { "description": "The subject before the change (any JSON value), or null." },
+                "after": { "description": "The subject after the change (any JSON value), or null." },
+                "hash": described(string(), "The entry's hash, covering its fields and the previous entry's hash.")
+            })),
+            "One entry of the append-only, hash-chained audit trail.",
+        ),
+    );
+
     Value::Object(schemas)
 }
 
@@ -1211,12 +1361,12 @@ fn error_responses() -> Value {
         (
             401,
             "Unauthenticated",
-            "No API token, or an unknown or revoked one (`unauthenticated`).",
+            "No credentials, or an unknown or revoked token or key, or an expired or closed session (`unauthenticated`).",
         ),
         (
             403,
             "Forbidden",
-            "The caller's role or territory does not allow this (`forbidden`).",
+            "The caller's role or territory does not allow this, an API key lacks the `api` scope, or a session caller's change lacks its `X-CSRF-Token` (`forbidden`).",
         ),
         (
             404,
@@ -1242,6 +1392,11 @@ fn error_responses() -> Value {
             422,
             "OutsideCity",
             "The point lies outside the city (`outside_city`); the message names the nearest division.",
+        ),
+        (
+            429,
+            "RateLimited",
+            "Too many requests from this address or with this API key, or too many failed logins for this login name (`rate_limited`); `Retry-After` says how many seconds to wait when the address's budget is spent.",
         ),
         (
             500,
@@ -1277,6 +1432,17 @@ fn error_responses() -> Value {
                             ]
                         }
                     }
+                }
+            }),
+        );
+    }
+    if let Some(Value::Object(limited)) = responses.get_mut("RateLimited") {
+        limited.insert(
+            "headers".into(),
+            json!({
+                "Retry-After": {
+                    "description": "Seconds to wait; sent when the address's budget is spent.",
+                    "schema": { "type": "integer", "minimum": 1 }
                 }
             }),
         );
@@ -1339,11 +1505,24 @@ impl Operation {
         self
     }
 
-    /// The operation takes the caller's bearer token.
+    /// The operation takes a `Caller`: a bearer token or a session cookie, which may be missing
+    /// or unknown (401) or not allowed (403: role, territory, an API key's scope, or a session's
+    /// change without its CSRF token, which every method but GET needs).
     fn authenticated(mut self) -> Operation {
-        self.body
-            .insert("security".into(), json!([{ "bearerAuth": [] }]));
-        self
+        self.body.insert(
+            "security".into(),
+            json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]),
+        );
+        if self.method != "get" {
+            self.parameters.push(json!({
+                "name": "X-CSRF-Token",
+                "in": "header",
+                "required": false,
+                "description": "The session's `csrf_token`: required when the caller authenticates with the session cookie, ignored with a bearer token.",
+                "schema": string()
+            }));
+        }
+        self.errors(&[401, 403])
     }
 
     fn path_param(mut self, name: &str, schema: Value, description: &str) -> Operation {
@@ -1426,6 +1605,7 @@ impl Operation {
                 413 => "PayloadTooLarge",
                 415 => "UnsupportedMediaType",
                 422 => "OutsideCity",
+                429 => "RateLimited",
                 500 => "Internal",
                 503 => "StoreUnavailable",
                 other => unreachable!("no shared response for {other}"),
@@ -1459,6 +1639,11 @@ fn paths() -> Value {
             body.insert("parameters".into(), Value::Array(operation.parameters));
         }
         let mut responses = operation.responses;
+        // The per-address rate limit stands in front of every route.
+        responses.insert(
+            "429".into(),
+            json!({ "$ref": "#/components/responses/RateLimited" }),
+        );
         responses.sort_keys();
         body.insert("responses".into(), Value::Object(responses));
         let item = paths.entry(operation.path).or_insert_with(|| json!({}));
@@ -1714,6 +1899,89 @@ fn operations() -> Vec<Operation> {
             .json_body(schema_ref("IntakeSettings"), "The whole settings.")
             .answers(200, "The settings as stored.", schema_ref("IntakeSettings"))
             .errors(&[400, 401, 403])
+            .errors(&STORE),
+
+        // Access.
+        operation("get", "/session", "access", "getSession", "Who the caller is (and, for a console session, its CSRF token and expiry)")
+            .authenticated()
+            .answers(200, "The caller.", schema_ref("SessionView"))
+            .errors(&STORE),
+        operation("post", "/session", "access", "login", "Log in to the console: opens a session")
+            .description("Sets the `jz_session` cookie; later requests authenticate with it, and send the answer's `csrf_token` as `X-CSRF-Token` with every change. After 5 failed logins for a login name within 15 minutes, further attempts are refused with 429.")
+            .json_body(schema_ref("LoginBody"), "The login name and password.")
+            .response(200, json!({
+                "description": "The session is open.",
+                "headers": {
+                    "Set-Cookie": {
+                        "required": true,
+                        "description": "`jz_session=…; Path=/; HttpOnly; SameSite=Strict; Secure; Max-Age=43200`.",
+                        "schema": string()
+                    }
+                },
+                "content": { "application/json": { "schema": schema_ref("SessionView") } }
+            }))
+            .errors(&[400, 401, 429])
+            .errors(&STORE),
+        operation("delete", "/session", "access", "logout", "Log out: closes the console session")
+            .description("Only for session callers (with their `X-CSRF-Token`); a bearer caller is answered 400.")
+            .authenticated()
+            .response(204, json!({
+                "description": "The session is closed and its cookie cleared.",
+                "headers": {
+                    "Set-Cookie": {
+                        "required": true,
+                        "description": "`jz_session=; …; Max-Age=0`.",
+                        "schema": string()
+                    }
+                }
+            }))
+            .errors(&[400])
+            .errors(&STORE),
+        operation("get", "/users", "access", "listUsers", "Users (admins)")
+            .authenticated()
+            .answers(200, "Every user, by name.", array(schema_ref("User")))
+            .errors(&STORE),
+        operation("post", "/users", "access", "createUser", "Add a user (admins), with a personal API token and optionally a console login")
+            .authenticated()
+            .json_body(schema_ref("UserBody"), "The new user.")
+            .answers(201, "The user and their token.", schema_ref("NewUser"))
+            .errors(&[400, 409])
+            .errors(&STORE),
+        operation("delete", "/users/{id}", "access", "revokeUser", "Revoke a user (admins): their token, API keys and sessions stop working at once")
+            .authenticated()
+            .path_param("id", string(), "A user id.")
+            .empty(204, "The user is revoked.")
+            .errors(&[404])
+            .errors(&STORE),
+        operation("put", "/users/{id}/password", "access", "setPassword", "Set a user's console login and password (admins, or the user themself)")
+            .authenticated()
+            .path_param("id", string(), "A user id.")
+            .json_body(schema_ref("PasswordBody"), "The login name and the new password.")
+            .empty(204, "The login and password are set.")
+            .errors(&[400, 404, 409])
+            .errors(&STORE),
+        operation("get", "/keys", "access", "listApiKeys", "API keys (admins)")
+            .authenticated()
+            .answers(200, "Every key, by name.", array(schema_ref("ApiKey")))
+            .errors(&STORE),
+        operation("post", "/keys", "access", "createApiKey", "Create an API key for a system (admins)")
+            .authenticated()
+            .json_body(schema_ref("KeyBody"), "The key: the user it acts as, its scopes and rate.")
+            .answers(201, "The key and its secret.", schema_ref("NewKey"))
+            .errors(&[400])
+            .errors(&STORE),
+        operation("delete", "/keys/{id}", "access", "revokeApiKey", "Revoke an API key (admins): it stops working at once")
+            .authenticated()
+            .path_param("id", string(), "A key id.")
+            .empty(204, "The key is revoked.")
+            .errors(&[404])
+            .errors(&STORE),
+        operation("get", "/audit", "access", "listAuditEntries", "The audit trail of one subject (auditors, admins and city operators)")
+            .authenticated()
+            .query("subject_kind", true, json!({ "type": "string", "examples": ["case", "user", "api_key", "photo"] }), "The kind of subject.")
+            .query("subject_id", true, string(), "The subject's id.")
+            .answers(200, "The subject's entries, oldest first.", array(schema_ref("AuditEntry")))
+            .errors(&[400])
             .errors(&STORE),
     ]
 }

@@ -2550,3 +2550,25 @@ async fn the_open311_loop_runs_on_postgres() {
     assert_eq!(status, StatusCode::OK);
     assert!(is_w3c(discovery["changeset"].as_str().unwrap()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_address_rate_limit_answers_in_open311_format() {
+    let mut w = world().await;
+    w.state.limiter = std::sync::Arc::new(jz_http::limit::IpLimiter::new(2));
+    w.app = jz_http::router(w.state.clone());
+    for _ in 0..2 {
+        assert_eq!(
+            w.get("/open311/v2/services.xml").await.status,
+            StatusCode::OK
+        );
+    }
+    let limited = w.get("/open311/v2/services.xml").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.header("retry-after").is_some());
+    let (root, body) = limited.xml();
+    assert_eq!(root, "errors", "{}", limited.text());
+    assert_eq!(body[0]["code"], "429", "{body}");
+    let json = w.get("/open311/v2/services.json").await;
+    assert_eq!(json.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(json.json()[0]["code"], 429);
+}

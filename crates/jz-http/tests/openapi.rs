@@ -1,8 +1,8 @@
 //! The OpenAPI document against the real router: it is well-formed (every `$ref` resolves, every
-//! schema is valid JSON Schema), it documents exactly the routes the router's source declares
-//! (and their bearer tokens exactly where handlers take a `Caller`), and live answers of every
-//! operation validate against the schema documented for their status, with undocumented fields
-//! refused.
+//! schema is valid JSON Schema), it documents exactly the routes the router's source nests under
+//! `/api/v1` (and credentials exactly where handlers take a `Caller`) and exactly the codes of the
+//! error table, and live answers of every operation validate against the schema documented for
+//! their status, with undocumented fields refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -17,16 +17,25 @@ use jz_http::AppState;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// The router's source: every file of `src/` (a test below checks that none is missing).
-const SOURCES: &[(&str, &str)] = &[
-    ("auth.rs", include_str!("../src/auth.rs")),
-    ("cases.rs", include_str!("../src/cases.rs")),
-    ("city.rs", include_str!("../src/city.rs")),
-    ("error.rs", include_str!("../src/error.rs")),
-    ("health.rs", include_str!("../src/health.rs")),
-    ("lib.rs", include_str!("../src/lib.rs")),
-    ("openapi.rs", include_str!("../src/openapi.rs")),
+/// lib.rs, where the router is assembled. Only what it nests under `PREFIX` is the native API
+/// this document describes; what it serves beside the nest (Open311 at the root) is not.
+const LIB: &str = include_str!("../src/lib.rs");
+
+/// The modules whose routes the `PREFIX` nest holds (merged routers, and the handler lib.rs
+/// routes itself), with their source; a test below checks this is exactly the nest's modules.
+const MODULES: &[(&str, &str)] = &[
+    ("access", include_str!("../src/access.rs")),
+    ("cases", include_str!("../src/cases.rs")),
+    ("city", include_str!("../src/city.rs")),
+    ("health", include_str!("../src/health.rs")),
+    ("openapi", include_str!("../src/openapi.rs")),
 ];
+
+/// The error-code table.
+const ERRORS: &str = include_str!("../src/error.rs");
+
+/// Operations without a `Caller` that still answer 401: a login with a wrong password.
+const PUBLIC_WITH_401: &[&str] = &["login"];
 
 /// Where lib.rs nests every route.
 const PREFIX: &str = "/api/v1";
@@ -53,6 +62,8 @@ const CODES: &str = "code,name,level,parent_code\n330102001000,One Street,street
 struct Route {
     method: String,
     path: String,
+    /// The module defining the handler.
+    module: String,
     handler: String,
 }
 
@@ -83,7 +94,7 @@ fn until_close(text: &str) -> &str {
 }
 
 /// `get(a).post(b)` → `[("get", "a"), ("post", "b")]`: calls of a method-routing function, with
-/// the handler's last path segment (`openapi::document` → `document`).
+/// the handler as written (`openapi::document`).
 fn method_calls(router: &str) -> Vec<(String, String)> {
     let mut calls = Vec::new();
     let bytes = router.as_bytes();
@@ -109,59 +120,137 @@ fn method_calls(router: &str) -> Vec<(String, String)> {
             "the route parser does not understand `{word}(` in {router}; extend it"
         );
         if METHODS.contains(&word) {
-            let handler = until_close(&router[at + 1..]).trim();
-            let handler = handler.rsplit("::").next().unwrap_or(handler).to_owned();
+            let handler = until_close(&router[at + 1..]).trim().to_owned();
             calls.push((word.to_owned(), handler));
         }
     }
     calls
 }
 
-/// Every `.route("…", …)` of the source, with `PREFIX` in front.
-fn served_routes() -> BTreeSet<Route> {
-    let mut routes = BTreeSet::new();
-    for (file, text) in SOURCES {
-        let code = code(text);
-        let mut rest = code.as_str();
-        while let Some(at) = rest.find(".route(") {
-            let args = rest[at + ".route(".len()..].trim_start();
-            let path = args
-                .strip_prefix('"')
-                .and_then(|a| a.split_once('"'))
-                .map(|(path, _)| path)
-                .unwrap_or_else(|| panic!("{file}: a route whose path is not a literal"));
-            let router = until_close(&args[path.len() + 2..]);
-            let calls = method_calls(router);
-            assert!(!calls.is_empty(), "{file}: no method in route {path}");
-            for (method, handler) in calls {
-                let route = Route {
-                    method,
-                    path: format!("{PREFIX}{path}"),
+/// The router lib.rs nests under `PREFIX`: the second argument of `.nest("/api/v1", …)`.
+fn nest() -> String {
+    let lib = code(LIB);
+    let nests: Vec<&str> = lib
+        .match_indices(".nest(")
+        .map(|(at, _)| until_close(&lib[at + ".nest(".len()..]).trim_start())
+        .filter(|args| args.starts_with(&format!("\"{PREFIX}\"")))
+        .collect();
+    assert_eq!(
+        nests.len(),
+        1,
+        "lib.rs must nest the native API once, under {PREFIX}"
+    );
+    let router = nests[0][PREFIX.len() + 2..].trim_start();
+    let router = router.strip_prefix(',').expect("a router after the prefix");
+    // The forms the parser knows: `module::routes()`, `.route(…)` and `.merge(module::routes())`.
+    for form in [".nest(", ".nest_service(", ".route_service(", ".fallback"] {
+        assert!(
+            !router.contains(form),
+            "the route parser does not understand `{form}` in the {PREFIX} nest; extend it"
+        );
+    }
+    for (at, _) in router.match_indices(".merge(") {
+        let merged = until_close(&router[at + ".merge(".len()..]).trim();
+        assert!(
+            merged
+                .strip_suffix("::routes()")
+                .is_some_and(|m| m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')),
+            "the route parser does not understand `.merge({merged})`; extend it"
+        );
+    }
+    router.to_owned()
+}
+
+/// The modules whose `routes()` the nest merges.
+fn merged_modules(nest: &str) -> Vec<String> {
+    nest.match_indices("::routes()")
+        .map(|(at, _)| {
+            let before = &nest[..at];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            before[start..].to_owned()
+        })
+        .collect()
+}
+
+fn module_source(module: &str) -> &'static str {
+    MODULES
+        .iter()
+        .find(|(name, _)| *name == module)
+        .map(|(_, text)| *text)
+        .unwrap_or_else(|| panic!("the {PREFIX} nest uses module `{module}`: add it to MODULES"))
+}
+
+/// Every `.route("…", …)` in `code`, with `PREFIX` in front; handlers written without a module
+/// are `module`'s.
+fn routes_in(code: &str, module: Option<&str>, routes: &mut BTreeSet<Route>) {
+    let mut rest = code;
+    while let Some(at) = rest.find(".route(") {
+        let args = rest[at + ".route(".len()..].trim_start();
+        let path = args
+            .strip_prefix('"')
+            .and_then(|a| a.split_once('"'))
+            .map(|(path, _)| path)
+            .unwrap_or_else(|| panic!("{module:?}: a route whose path is not a literal"));
+        let router = until_close(&args[path.len() + 2..]);
+        let calls = method_calls(router);
+        assert!(!calls.is_empty(), "{module:?}: no method in route {path}");
+        for (method, handler) in calls {
+            let (owner, handler) = match handler.rsplit_once("::") {
+                Some((qualifier, name)) => (
+                    qualifier
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or(qualifier)
+                        .to_owned(),
+                    name.to_owned(),
+                ),
+                None => (
+                    module
+                        .unwrap_or_else(|| panic!("lib.rs: name the module of {handler}"))
+                        .to_owned(),
                     handler,
-                };
-                assert!(routes.insert(route.clone()), "{file}: {route:?} twice");
-            }
-            rest = &args[path.len() + 2 + router.len()..];
+                ),
+            };
+            let route = Route {
+                method,
+                path: format!("{PREFIX}{path}"),
+                module: owner,
+                handler,
+            };
+            assert!(routes.insert(route.clone()), "{route:?} twice");
         }
+        rest = &args[path.len() + 2 + router.len()..];
+    }
+}
+
+/// Every route of the `PREFIX` nest: the ones lib.rs declares in it, and those of every module
+/// whose router it merges. Routes served beside the nest are not the native API's.
+fn served_routes() -> BTreeSet<Route> {
+    let nest = nest();
+    let mut routes = BTreeSet::new();
+    routes_in(&nest, None, &mut routes);
+    for module in merged_modules(&nest) {
+        routes_in(&code(module_source(&module)), Some(&module), &mut routes);
     }
     routes
 }
 
 /// Whether the handler function takes the `Caller` extractor.
-fn takes_caller(handler: &str) -> bool {
-    let signature = format!("async fn {handler}(");
-    let found: Vec<bool> = SOURCES
-        .iter()
-        .filter_map(|(_, text)| {
-            let at = text.find(&signature)?;
-            let parameters = until_close(&text[at + signature.len()..]);
-            Some(parameters.contains("Caller"))
-        })
+fn takes_caller(route: &Route) -> bool {
+    let signature = format!("async fn {}(", route.handler);
+    let text = module_source(&route.module);
+    let found: Vec<bool> = text
+        .match_indices(&signature)
+        .map(|(at, _)| until_close(&text[at + signature.len()..]).contains("Caller"))
         .collect();
     assert_eq!(
         found.len(),
         1,
-        "handler {handler} defined {} times",
+        "handler {}::{} defined {} times",
+        route.module,
+        route.handler,
         found.len()
     );
     found[0]
@@ -283,6 +372,15 @@ async fn the_document_is_well_formed() {
         document["components"]["securitySchemes"]["bearerAuth"]["scheme"],
         "bearer"
     );
+    let cookie = &document["components"]["securitySchemes"]["sessionCookie"];
+    assert_eq!(
+        (&cookie["type"], &cookie["in"], &cookie["name"]),
+        (
+            &json!("apiKey"),
+            &json!("cookie"),
+            &json!(jz_http::auth::SESSION_COOKIE)
+        )
+    );
 
     // Every reference resolves, and every component is used (but `Case`, the domain type that
     // `CaseView`, which every answer carries, extends).
@@ -350,37 +448,164 @@ async fn the_document_is_well_formed() {
             responses.keys().any(|s| s.starts_with('2')),
             "{method} {path}: no success answer"
         );
-        let secured = operation.get("security").is_some();
-        assert_eq!(
-            secured,
-            responses.contains_key("401"),
-            "{method} {path}: a bearer token and 401 go together"
+        assert!(
+            responses.contains_key("429"),
+            "{method} {path}: every route is rate-limited"
         );
+        let csrf = operation["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["in"] == "header" && p["name"] == "X-CSRF-Token");
+        if operation.get("security").is_some() {
+            assert_eq!(
+                operation["security"],
+                json!([{ "bearerAuth": [] }, { "sessionCookie": [] }]),
+                "{method} {path}: a bearer token or the session cookie"
+            );
+            assert!(
+                responses.contains_key("401") && responses.contains_key("403"),
+                "{method} {path}: credentials can be missing (401) or not enough (403)"
+            );
+            assert_eq!(
+                csrf,
+                method != "get",
+                "{method} {path}: a session's changes carry X-CSRF-Token"
+            );
+        } else {
+            assert!(!csrf, "{method} {path}: X-CSRF-Token without a session");
+            assert!(
+                !responses.contains_key("401") || PUBLIC_WITH_401.contains(&id),
+                "{method} {path}: 401 without credentials to check"
+            );
+        }
     }
 }
 
 #[test]
-fn the_route_sources_are_all_read() {
-    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(folder)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".rs"))
-        .collect();
-    let read: BTreeSet<String> = SOURCES.iter().map(|(name, _)| (*name).to_owned()).collect();
-    assert_eq!(on_disk, read, "add new source files to SOURCES");
-    // Every route is nested once, under PREFIX, in lib.rs.
-    let nests: Vec<&str> = SOURCES
-        .iter()
-        .flat_map(|(_, text)| text.match_indices(".nest(").map(|(at, _)| &text[at..]))
-        .collect();
-    assert_eq!(nests.len(), 1, "the route parser assumes one nest");
-    assert!(
-        nests[0]["nest(".len() + 1..]
-            .trim_start()
-            .starts_with(&format!("\"{PREFIX}\"")),
-        "the route parser assumes the nest is {PREFIX}"
+fn the_nested_modules_are_all_read() {
+    let nest = nest();
+    let mut used: BTreeSet<String> = merged_modules(&nest).into_iter().collect();
+    used.extend(served_routes().into_iter().map(|route| route.module));
+    let read: BTreeSet<String> = MODULES.iter().map(|(name, _)| (*name).to_owned()).collect();
+    assert_eq!(
+        used, read,
+        "MODULES must hold exactly the modules of the {PREFIX} nest"
     );
+    // Routes beside the nest (Open311 at the root) are not read: a module merged there is not
+    // one of the nest's.
+    assert!(
+        !used.contains("open311"),
+        "Open311 is served beside {PREFIX}"
+    );
+}
+
+/// `InvalidParameter` → `invalid_parameter`.
+fn snake(camel: &str) -> String {
+    let mut snake = String::new();
+    for (at, c) in camel.char_indices() {
+        if c.is_ascii_uppercase() && at > 0 {
+            snake.push('_');
+        }
+        snake.push(c.to_ascii_lowercase());
+    }
+    snake
+}
+
+/// The codes of `error.rs` with their statuses, read from the enum and `ErrorCode::status`.
+fn error_table() -> BTreeMap<String, u16> {
+    const STATUSES: &[(&str, StatusCode)] = &[
+        ("BAD_REQUEST", StatusCode::BAD_REQUEST),
+        ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+        ("FORBIDDEN", StatusCode::FORBIDDEN),
+        ("NOT_FOUND", StatusCode::NOT_FOUND),
+        ("METHOD_NOT_ALLOWED", StatusCode::METHOD_NOT_ALLOWED),
+        ("CONFLICT", StatusCode::CONFLICT),
+        ("PAYLOAD_TOO_LARGE", StatusCode::PAYLOAD_TOO_LARGE),
+        ("UNSUPPORTED_MEDIA_TYPE", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("UNPROCESSABLE_ENTITY", StatusCode::UNPROCESSABLE_ENTITY),
+        ("TOO_MANY_REQUESTS", StatusCode::TOO_MANY_REQUESTS),
+        ("INTERNAL_SERVER_ERROR", StatusCode::INTERNAL_SERVER_ERROR),
+        ("SERVICE_UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+    ];
+    let errors = code(ERRORS);
+    let body = errors
+        .split_once("pub enum ErrorCode {")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .expect("the ErrorCode enum")
+        .0;
+    let variants: Vec<&str> = body
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && !v.starts_with('#'))
+        .collect();
+    let status_fn = errors
+        .split_once("pub fn status(self) -> StatusCode {")
+        .and_then(|(_, rest)| rest.split_once("\n    }"))
+        .expect("ErrorCode::status")
+        .0;
+    // Each `StatusCode::X` is the answer of the `ErrorCode::…` arms written before it.
+    let mut table = BTreeMap::new();
+    let mut pending = Vec::new();
+    for token in status_fn.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
+        if let Some(variant) = token.strip_prefix("ErrorCode::") {
+            pending.push(variant.to_owned());
+        } else if let Some(name) = token.strip_prefix("StatusCode::") {
+            let status = STATUSES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("StatusCode::{name}: extend STATUSES"))
+                .1;
+            for variant in pending.drain(..) {
+                table.insert(snake(&variant), status.as_u16());
+            }
+        }
+    }
+    let named: BTreeSet<String> = variants.iter().map(|v| snake(v)).collect();
+    let mapped: BTreeSet<String> = table.keys().cloned().collect();
+    assert_eq!(
+        named, mapped,
+        "every ErrorCode has one status in ErrorCode::status"
+    );
+    table
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_has_the_error_code_table() {
+    let table = error_table();
+    assert_eq!(table["rate_limited"], 429);
+    assert_eq!(table["method_not_allowed"], 405);
+    let (app, _store, _db) = app().await;
+    let document = served_document(&app).await;
+    let code = &document["components"]["schemas"]["ErrorCode"];
+    let documented: BTreeSet<&str> = code["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let served: BTreeSet<&str> = table.keys().map(String::as_str).collect();
+    assert_eq!(
+        documented, served,
+        "the ErrorCode schema lists error.rs's codes"
+    );
+    let description = code["description"].as_str().unwrap();
+    for (code, status) in &table {
+        assert!(
+            description.contains(&format!("`{code}` {status}")),
+            "the ErrorCode description gives {code} its status {status}"
+        );
+        // Each code reachable from a documented operation has the shared answer of its status
+        // (405 is the answer to a method no operation documents).
+        if *status != 405 {
+            let answered = document["components"]["responses"]
+                .as_object()
+                .unwrap()
+                .values()
+                .any(|response| response.to_string().contains(&format!("\"{code}\"")));
+            assert!(answered, "no shared response answers {code}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,6 +625,7 @@ async fn the_document_covers_exactly_the_served_routes() {
     assert!(served.contains(&("post".into(), format!("{PREFIX}/photos"))));
     assert!(served.contains(&("post".into(), format!("{PREFIX}/locate"))));
     assert!(served.contains(&("get".into(), format!("{PREFIX}/openapi.json"))));
+    assert!(served.contains(&("delete".into(), format!("{PREFIX}/session"))));
 
     let (app, _store, _db) = app().await;
     let document = served_document(&app).await;
@@ -414,13 +640,13 @@ async fn the_document_covers_exactly_the_served_routes() {
         "served but not documented: {undocumented:?}; documented but not served: {not_served:?}"
     );
 
-    // A bearer token is documented exactly where the handler takes a `Caller`.
+    // Credentials are documented exactly where the handler takes a `Caller`.
     for route in &routes {
         let path = &route.path[PREFIX.len()..];
         let operation = &document["paths"][path][&route.method];
         assert_eq!(
             operation.get("security").is_some(),
-            takes_caller(&route.handler),
+            takes_caller(route),
             "{} {}: `security` must match whether {} takes a Caller",
             route.method,
             route.path,
@@ -479,6 +705,15 @@ struct Api {
     called: Mutex<BTreeSet<(String, String)>>,
 }
 
+/// How a request authenticates.
+#[derive(Debug, Clone, Copy)]
+enum Auth<'a> {
+    Anonymous,
+    Bearer(&'a str),
+    /// The console's session cookie, with the session's CSRF token when given.
+    Session(&'a str, Option<&'a str>),
+}
+
 /// What a request sends.
 enum Payload<'a> {
     Nothing,
@@ -526,8 +761,8 @@ impl Api {
         matching[0].clone()
     }
 
-    /// Sends a request, checks its answer against the document, and returns the JSON answer
-    /// (`Value::Null` for an answer without a JSON body).
+    /// Sends a request with a bearer token (or none), checks its answer against the document,
+    /// and returns the JSON answer (`Value::Null` for an answer without a JSON body).
     async fn call(
         &self,
         method: &str,
@@ -536,6 +771,20 @@ impl Api {
         send: Payload<'_>,
         expected: StatusCode,
     ) -> Value {
+        let auth = token.map_or(Auth::Anonymous, Auth::Bearer);
+        self.call_as(method, uri, auth, send, expected).await.0
+    }
+
+    /// Sends a request, checks its answer (status, documented headers, body) against the
+    /// document, and returns the JSON answer and the headers.
+    async fn call_as(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: Auth<'_>,
+        send: Payload<'_>,
+        expected: StatusCode,
+    ) -> (Value, axum::http::HeaderMap) {
         let template = self.template(uri);
         let operation = self.document["paths"][&template][method].clone();
         assert!(
@@ -550,8 +799,20 @@ impl Api {
         let mut request = Request::builder()
             .method(method.to_uppercase().as_str())
             .uri(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        match auth {
+            Auth::Anonymous => {}
+            Auth::Bearer(token) => {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            Auth::Session(cookie, csrf) => {
+                request = request.header(
+                    header::COOKIE,
+                    format!("{}={cookie}", jz_http::auth::SESSION_COOKIE),
+                );
+                if let Some(csrf) = csrf {
+                    request = request.header(jz_http::auth::CSRF_HEADER, csrf);
+                }
+            }
         }
         let bad_body = matches!(send, Payload::BadJson(_));
         let body = match send {
@@ -586,6 +847,7 @@ impl Api {
             .await
             .unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| {
             v.to_str()
                 .unwrap()
@@ -612,12 +874,18 @@ impl Api {
         if let Some(target) = answer.get("$ref").and_then(Value::as_str) {
             answer = self.document.pointer(&target[1..]).unwrap().clone();
         }
+        for (name, documented) in answer["headers"].as_object().into_iter().flatten() {
+            assert!(
+                documented["required"] != json!(true) || headers.contains_key(name.as_str()),
+                "{method} {template} {status}: the documented header {name} is missing"
+            );
+        }
         let Some(content) = answer.get("content").and_then(Value::as_object) else {
             assert!(
                 bytes.is_empty(),
                 "{method} {template} {status}: documented without a body, answered {bytes:?}"
             );
-            return Value::Null;
+            return (Value::Null, headers);
         };
         let content_type = content_type.expect("a content type");
         let media = content.get(&content_type).unwrap_or_else(|| {
@@ -633,7 +901,7 @@ impl Api {
                 "{method} {template} {status}: the answer does not fit the document: {problems:?}\n{json:#}"
             );
         }
-        json
+        (json, headers)
     }
 
     async fn get(&self, uri: &str, token: Option<&str>, expected: StatusCode) -> Value {
@@ -1264,6 +1532,314 @@ async fn live_answers_fit_the_document() {
         "{detail}"
     );
     assert_eq!(detail["reports"][0]["rating"], "satisfied");
+
+    // Access: users and their passwords, console sessions, API keys, the audit trail.
+    api.get("/api/v1/users", admin, S::OK).await;
+    api.get("/api/v1/users", inspector, S::FORBIDDEN).await;
+    api.get("/api/v1/users", None, S::UNAUTHORIZED).await;
+    let password = "correct horse battery";
+    let created = api
+        .call(
+            "post",
+            "/api/v1/users",
+            admin,
+            Payload::Json(json!({
+                "name": "Console Wang",
+                "role": "street_operator",
+                "territory": "330102001000",
+                "login": "wang",
+                "password": password
+            })),
+            S::CREATED,
+        )
+        .await;
+    let wang = created["user"]["id"].as_str().unwrap().to_owned();
+    let wang_token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(created["user"]["territory"], "330102001000");
+    api.call(
+        "post",
+        "/api/v1/users",
+        admin,
+        Payload::BadJson(json!({ "name": "x", "role": "mayor" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/users",
+        admin,
+        Payload::Json(json!({ "name": "x", "role": "handler" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/users",
+        dispatcher,
+        Payload::Json(json!({ "name": "x", "role": "citizen" })),
+        S::FORBIDDEN,
+    )
+    .await;
+    let li = api
+        .call(
+            "post",
+            "/api/v1/users",
+            admin,
+            Payload::Json(json!({ "name": "Li", "role": "citizen", "territory": null })),
+            S::CREATED,
+        )
+        .await;
+    let li = li["user"]["id"].as_str().unwrap().to_owned();
+    let credentials = json!({ "login": "wang", "password": password });
+    let wang_password = format!("/api/v1/users/{wang}/password");
+    api.call(
+        "put",
+        &wang_password,
+        Some(&wang_token),
+        Payload::Json(credentials.clone()),
+        S::NO_CONTENT,
+    )
+    .await;
+    api.call(
+        "put",
+        &wang_password,
+        inspector,
+        Payload::Json(credentials.clone()),
+        S::FORBIDDEN,
+    )
+    .await;
+    api.call(
+        "put",
+        &wang_password,
+        admin,
+        Payload::BadJson(json!({ "login": "wang", "password": "short" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/users/nobody/password",
+        admin,
+        Payload::Json(json!({ "login": "nobody", "password": password })),
+        S::NOT_FOUND,
+    )
+    .await;
+    api.call(
+        "put",
+        &format!("/api/v1/users/{li}/password"),
+        admin,
+        Payload::Json(credentials.clone()),
+        S::CONFLICT,
+    )
+    .await;
+
+    let (session, headers) = api
+        .call_as(
+            "post",
+            "/api/v1/session",
+            Auth::Anonymous,
+            Payload::Json(credentials.clone()),
+            S::OK,
+        )
+        .await;
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie
+        .strip_prefix(&format!("{}=", jz_http::auth::SESSION_COOKIE))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(session["user"]["id"], wang.as_str());
+    api.call_as(
+        "post",
+        "/api/v1/session",
+        Auth::Anonymous,
+        Payload::BadJson(json!({ "login": "wang" })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let (me, _) = api
+        .call_as(
+            "get",
+            "/api/v1/session",
+            Auth::Session(&cookie, None),
+            Payload::Nothing,
+            S::OK,
+        )
+        .await;
+    assert_eq!(me["csrf_token"], csrf.as_str());
+    let me = api.get("/api/v1/session", Some(&wang_token), S::OK).await;
+    assert_eq!(
+        (&me["user"]["id"], &me["csrf_token"]),
+        (&json!(wang), &Value::Null)
+    );
+    api.call(
+        "delete",
+        "/api/v1/session",
+        Some(&wang_token),
+        Payload::Nothing,
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call_as(
+        "delete",
+        "/api/v1/session",
+        Auth::Session(&cookie, None),
+        Payload::Nothing,
+        S::FORBIDDEN,
+    )
+    .await;
+    let (_, headers) = api
+        .call_as(
+            "delete",
+            "/api/v1/session",
+            Auth::Session(&cookie, Some(&csrf)),
+            Payload::Nothing,
+            S::NO_CONTENT,
+        )
+        .await;
+    assert!(
+        headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    api.call_as(
+        "get",
+        "/api/v1/session",
+        Auth::Session(&cookie, None),
+        Payload::Nothing,
+        S::UNAUTHORIZED,
+    )
+    .await;
+    // Failed logins are throttled per login name: five, then 429 (even for the right password).
+    let wrong = json!({ "login": "wang", "password": "not the password" });
+    for _ in 0..jz_app::cases::sessions::MAX_FAILED_LOGINS {
+        api.call_as(
+            "post",
+            "/api/v1/session",
+            Auth::Anonymous,
+            Payload::Json(wrong.clone()),
+            S::UNAUTHORIZED,
+        )
+        .await;
+    }
+    api.call_as(
+        "post",
+        "/api/v1/session",
+        Auth::Anonymous,
+        Payload::Json(credentials),
+        S::TOO_MANY_REQUESTS,
+    )
+    .await;
+
+    api.get("/api/v1/keys", admin, S::OK).await;
+    api.get("/api/v1/keys", operator, S::FORBIDDEN).await;
+    let key = api
+        .call(
+            "post",
+            "/api/v1/keys",
+            admin,
+            Payload::Json(json!({
+                "user_id": wang,
+                "name": "gateway",
+                "scopes": ["api", "open311"],
+                "rate_per_minute": 60
+            })),
+            S::CREATED,
+        )
+        .await;
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let key_id = key["key"]["id"].as_str().unwrap().to_owned();
+    api.call(
+        "post",
+        "/api/v1/keys",
+        admin,
+        Payload::BadJson(json!({ "user_id": wang, "name": "x", "scopes": ["fly"] })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.call(
+        "post",
+        "/api/v1/keys",
+        admin,
+        Payload::Json(json!({ "user_id": "nobody", "name": "x", "scopes": ["api"] })),
+        S::BAD_REQUEST,
+    )
+    .await;
+    let me = api.get("/api/v1/session", Some(&secret), S::OK).await;
+    assert_eq!(me["user"]["id"], wang.as_str(), "a key acts as its user");
+    let key_path = format!("/api/v1/keys/{key_id}");
+    api.call(
+        "delete",
+        &key_path,
+        inspector,
+        Payload::Nothing,
+        S::FORBIDDEN,
+    )
+    .await;
+    api.call("delete", &key_path, admin, Payload::Nothing, S::NO_CONTENT)
+        .await;
+    api.call("delete", &key_path, admin, Payload::Nothing, S::NOT_FOUND)
+        .await;
+    api.get("/api/v1/session", Some(&secret), S::UNAUTHORIZED)
+        .await;
+
+    let trail = api
+        .get(
+            &format!("/api/v1/audit?subject_kind=case&subject_id={case_id}"),
+            admin,
+            S::OK,
+        )
+        .await;
+    assert!(
+        trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "case.reporters_read"),
+        "{trail}"
+    );
+    api.get(
+        &format!("/api/v1/audit?subject_kind=user&subject_id={wang}"),
+        operator,
+        S::OK,
+    )
+    .await;
+    api.get(
+        &format!("/api/v1/audit?subject_kind=case&subject_id={case_id}"),
+        inspector,
+        S::FORBIDDEN,
+    )
+    .await;
+    api.get("/api/v1/audit?subject_kind=case", admin, S::BAD_REQUEST)
+        .await;
+    api.get(
+        "/api/v1/audit?subject_kind=case&subject_id=x",
+        None,
+        S::UNAUTHORIZED,
+    )
+    .await;
+
+    let wang_path = format!("/api/v1/users/{wang}");
+    api.call(
+        "delete",
+        &wang_path,
+        operator,
+        Payload::Nothing,
+        S::FORBIDDEN,
+    )
+    .await;
+    api.call("delete", &wang_path, admin, Payload::Nothing, S::NO_CONTENT)
+        .await;
+    api.call("delete", &wang_path, admin, Payload::Nothing, S::NOT_FOUND)
+        .await;
+    api.get("/api/v1/session", Some(&wang_token), S::UNAUTHORIZED)
+        .await;
 
     // Every documented operation was called.
     let called = api.called.lock().unwrap().clone();

@@ -289,3 +289,18 @@ async fn dispatch(
         _ => Err(wrong_method()),
     }
 }
+
+/// The rate limiter's refusal for an Open311 path, in the format of its suffix (JSON when the
+/// path has none).
+pub(crate) fn rate_limited(path: &str, retry_after_s: u64) -> axum::response::Response {
+    let format = path
+        .rsplit_once('.')
+        .and_then(|(_, suffix)| wire::Format::from_suffix(suffix))
+        .unwrap_or(wire::Format::Json);
+    let mut error = error::Open311Error::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        format!("too many requests from this address; try again in {retry_after_s} s"),
+    );
+    error.retry_after_s = Some(retry_after_s);
+    error.into_response(format)
+}
