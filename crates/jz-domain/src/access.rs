@@ -65,6 +65,17 @@ impl Role {
         }
     }
 
+    /// The role with its article, for messages: "an inspector", "a handler".
+    pub fn with_article(self) -> String {
+        let name = self.as_str();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name}")
+    }
+
     /// Operators of a territory: they register, close, cancel and approve.
     pub fn is_operator(self) -> bool {
         matches!(

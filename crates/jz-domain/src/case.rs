@@ -646,8 +646,8 @@ pub fn authorize(case: &Case, command: &Command, actor: &Actor) -> Result<(), Re
     if !command.roles().contains(&actor.role) {
         let roles: Vec<&str> = command.roles().iter().map(|r| r.as_str()).collect();
         return Err(Rejection::Forbidden(format!(
-            "a {} may not {}; allowed: {}",
-            actor.role,
+            "{} may not {}; allowed: {}",
+            actor.role.with_article(),
             command.name(),
             roles.join(", ")
         )));

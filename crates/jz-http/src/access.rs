@@ -331,6 +331,16 @@ async fn audit(
         "read the audit trail",
     )?;
     let Query(q) = request.map_err(ApiError::from)?;
+    // Territory applies to the audit trail too: a case's trail only for those who may see the
+    // case; the trails of the organisation (users, keys, rules…) only for city-wide callers.
+    if q.subject_kind == "case" {
+        state.cases.get(&caller.actor, &q.subject_id).await?;
+    } else if caller.actor.territory.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only callers without a territory restriction read the audit trail of anything but a case",
+        ));
+    }
     let entries = state
         .store
         .audit_entries_for(&q.subject_kind, &q.subject_id)

@@ -70,8 +70,8 @@ impl Caller {
         Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
-                "a {} may not {what}; allowed: {}",
-                self.actor.role,
+                "{} may not {what}; allowed: {}",
+                self.actor.role.with_article(),
                 names.join(", ")
             ),
         ))

@@ -173,7 +173,10 @@ async fn intake(
     if allowed.is_empty() {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            format!("a {} may not submit reports", caller.actor.role),
+            format!(
+                "{} may not submit reports",
+                caller.actor.role.with_article()
+            ),
         ));
     }
     let channel = match &request.channel {
@@ -185,8 +188,8 @@ async fn intake(
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
-                "a {} reports through {}, not {}",
-                caller.actor.role,
+                "{} reports through {}, not {}",
+                caller.actor.role.with_article(),
                 allowed
                     .iter()
                     .map(|c| c.as_str())

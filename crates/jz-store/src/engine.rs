@@ -74,7 +74,9 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
     };
     let _ = connection.busy_timeout(std::time::Duration::from_secs(10));
     let checkpoint = |mode: &str| {
-        if let Err(error) = connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+        if let Err(error) =
+            connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+        {
             tracing::warn!(%error, "WAL checkpoint failed");
         }
     };

@@ -98,7 +98,7 @@ struct OpenCase {
 pub struct Desk {
     /// Intake keys of reports whose writes are in flight: retries wait for the first attempt's
     /// commit and answer with its outcome (acknowledged means committed).
-    keys: HashMap<String, tokio::sync::watch::Receiver<Option<KeyOutcome>>>,
+    keys: HashMap<String, (String, tokio::sync::watch::Receiver<Option<KeyOutcome>>)>,
     /// Cases created by writes still in flight, so further reports can link to them.
     pending: HashMap<String, Case>,
     cell_m: f64,
@@ -387,11 +387,14 @@ impl Cases {
         // memory; a retry after it committed is refused by the unique `intake_key` column and
         // answered from the store (below). Retries are rare, so the common path reads nothing.
         let mut desk = self.desk.lock().await;
-        if let Some(mut first) = input
+        if let Some((submitter, mut first)) = input
             .intake_key
             .as_ref()
             .and_then(|key| desk.keys.get(key).cloned())
         {
+            if submitter != actor.id {
+                return Err(key_taken());
+            }
             // The first attempt is still being written: wait for its commit, then answer with it.
             drop(desk);
             let outcome = first
@@ -520,10 +523,10 @@ impl Cases {
             desk.pending
                 .insert(decision.case.id.clone(), decision.case.clone());
         }
-        self.attach_photos(&mut change, &decision.case.id, &input.photos);
+        self.attach_photos(&mut change, &decision.case.id, &input.photos, actor);
         let key_sender = input.intake_key.as_ref().map(|key| {
             let (sender, receiver) = tokio::sync::watch::channel(None);
-            desk.keys.insert(key.clone(), receiver);
+            desk.keys.insert(key.clone(), (actor.id.clone(), receiver));
             sender
         });
         // Queue the write while holding the desk, so the order of decisions is the order of
@@ -564,7 +567,7 @@ impl Cases {
                 // A retry that missed the committed first attempt: the unique key refuses the
                 // second report; answer as a replay of the committed one.
                 if let (StoreError::Constraint { .. }, Some(key)) = (&error, &input.intake_key) {
-                    match self.replay_of(key).await {
+                    match self.replay_of(key, actor).await {
                         Ok(Some(replay)) => break 'failed Ok(replay),
                         Ok(None) => {}
                         Err(e) => break 'failed Err(e),
@@ -603,14 +606,19 @@ impl Cases {
     }
 
     /// The committed report with this intake key, as a replay.
-    async fn replay_of(&self, key: &str) -> Result<Option<IntakeResult>, CaseError> {
-        let Some(row) = sqlx::query("SELECT case_id, id FROM case_report WHERE intake_key = $1")
-            .bind(key)
-            .fetch_optional(self.store.reader())
-            .await?
+    async fn replay_of(&self, key: &str, actor: &Actor) -> Result<Option<IntakeResult>, CaseError> {
+        let Some(row) =
+            sqlx::query("SELECT case_id, id, submitted_by FROM case_report WHERE intake_key = $1")
+                .bind(key)
+                .fetch_optional(self.store.reader())
+                .await?
         else {
             return Ok(None);
         };
+        // A key is its submitter's: someone else's key answers nothing about its report.
+        if row.try_get::<String, _>(2)? != actor.id {
+            return Err(key_taken());
+        }
         let case_id: String = row.try_get(0)?;
         let case = load_case(&self.store, &case_id)
             .await?
@@ -784,6 +792,11 @@ impl Cases {
         self.desk.lock().await.after_command(case, last);
         Ok(())
     }
+}
+
+/// Another submitter's intake key: refused without saying anything about its report.
+fn key_taken() -> CaseError {
+    CaseError::Exists("a report with this intake_key from another submitter".into())
 }
 
 /// Routes a freshly registered case by the responsibility rules: dispatched by the system when

@@ -182,7 +182,7 @@ impl Cases {
         }
         let mut change =
             Change::new().statement(update_case(&decision.case, current.version, at_us));
-        self.attach_photos(&mut change, case_id, &context.photos);
+        self.attach_photos(&mut change, case_id, &context.photos, actor);
         write_events(&mut change, Some(&current), &decision, actor, context);
         let photo_statements = 1;
         match self.store.write(change).await {
@@ -215,14 +215,17 @@ impl Cases {
         Ok(decision.case)
     }
 
-    fn attach_photos(&self, change: &mut Change, case_id: &str, photos: &[String]) {
+    /// Attaches photos to a case: the caller's own unattached uploads, or photos already on the
+    /// case (a photo cannot be taken from someone else's upload or from another case).
+    fn attach_photos(&self, change: &mut Change, case_id: &str, photos: &[String], actor: &Actor) {
         for photo in photos {
             change.statements.push(
                 Statement::new(
-                    "UPDATE photo SET case_id = $1 WHERE id = $2 AND (case_id IS NULL OR case_id = $1)",
+                    "UPDATE photo SET case_id = $1 WHERE id = $2 AND ((case_id IS NULL AND uploaded_by = $3) OR case_id = $1)",
                 )
                 .bind(case_id)
                 .bind(photo.clone())
+                .bind(actor.id.clone())
                 .expect_rows(1),
             );
         }

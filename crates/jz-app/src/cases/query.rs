@@ -415,8 +415,8 @@ impl Cases {
             || matches!(actor.role, Role::HotlineOperator | Role::Dispatcher))
         {
             return Err(CaseError::Forbidden(format!(
-                "a {} may not read reporters' personal data",
-                actor.role
+                "{} may not read reporters' personal data",
+                actor.role.with_article()
             )));
         }
         self.get(actor, id).await?;
