@@ -97,6 +97,11 @@ enum Command {
         #[command(subcommand)]
         command: org::KeysCommand,
     },
+    /// Which categories are offered through Open311, with their attribute definitions.
+    Open311 {
+        #[command(subcommand)]
+        command: org::Open311Command,
+    },
     /// Departments that handle cases.
     Departments {
         #[command(subcommand)]
@@ -213,6 +218,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { command } => {
             with_store(&cli.database, async |store| {
                 org::keys(store, command, city::cli_actor("jingzhi keys")).await
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Open311 { command } => {
+            with_store(&cli.database, async |store| {
+                org::open311(store, command, city::cli_actor("jingzhi open311")).await
             })
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -312,3 +312,73 @@ pub async fn keys(store: &Store, command: KeysCommand, actor: Actor) -> anyhow::
     }
     Ok(())
 }
+
+#[derive(Debug, Subcommand)]
+pub enum Open311Command {
+    /// List the categories' Open311 settings (exposed or not, group, attributes).
+    Services,
+    /// Offer a category as an Open311 service (with default settings when it has none).
+    Expose { code: String },
+    /// Stop offering a category through Open311.
+    Hide { code: String },
+    /// Replace a service's settings from a JSON file (`ServiceSettings`: category_code, exposed,
+    /// order, group, keywords, description, attributes), validated.
+    Put { file: std::path::PathBuf },
+}
+
+pub async fn open311(store: &Store, command: Open311Command, actor: Actor) -> anyhow::Result<()> {
+    use jz_app::open311 as o;
+    let model = jz_app::city::load_model(store).await?;
+    let cases = jz_app::cases::Cases::open(
+        store.clone(),
+        std::sync::Arc::new(jz_app::city::SharedCity::new(model)),
+    )
+    .await?;
+    let config = cases.config.current();
+    o::ensure_seeded(store, &config, actor.at_us).await?;
+    let stored = o::service_settings(store).await?;
+    let settings_of = |code: &str| -> anyhow::Result<o::ServiceSettings> {
+        if let Some(found) = stored.iter().find(|s| s.category_code == code) {
+            return Ok(found.clone());
+        }
+        let category = config
+            .category(code)
+            .with_context(|| format!("unknown category `{code}`"))?;
+        Ok(o::default_settings(category, stored.len() as i64 + 1))
+    };
+    match command {
+        Open311Command::Services => {
+            for s in &stored {
+                println!(
+                    "{}\t{}\t{}\t{} attribute(s)\t{}",
+                    s.category_code,
+                    if s.exposed { "exposed" } else { "hidden" },
+                    s.group,
+                    s.attributes.len(),
+                    s.description
+                );
+            }
+        }
+        Open311Command::Expose { code } => {
+            let mut settings = settings_of(&code)?;
+            settings.exposed = true;
+            o::put_service(&cases, &actor, settings).await?;
+            println!("{code} is offered through Open311");
+        }
+        Open311Command::Hide { code } => {
+            let mut settings = settings_of(&code)?;
+            settings.exposed = false;
+            o::put_service(&cases, &actor, settings).await?;
+            println!("{code} is no longer offered through Open311");
+        }
+        Open311Command::Put { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let settings: o::ServiceSettings = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a service's settings", file.display()))?;
+            let saved = o::put_service(&cases, &actor, settings).await?;
+            println!("{} saved", saved.category_code);
+        }
+    }
+    Ok(())
+}

@@ -834,7 +834,9 @@ fn report_input(seed: &IntakeSeed, model: &Model) -> (ReportInput, Actor) {
             name: Some("王师傅".into()),
             ..Reporter::default()
         },
-        intake_key: (seed.key % 8 < 3).then(|| format!("device-{}", seed.key % 8)),
+        // A key is its submitter's (another submitter's key is refused; see
+        // `another_submitters_key_is_refused_and_reveals_nothing`), so keys repeat per submitter.
+        intake_key: (seed.key % 8 < 3).then(|| format!("{}/device-{}", actor.id, seed.key % 8)),
         photos: Vec::new(),
     };
     (input, actor)
@@ -1016,7 +1018,7 @@ async fn step_burst(
     const METRES_PER_DEGREE: f64 = 111_320.0;
     let now = model.now;
     let (first, first_actor) = report_input(&seeds[0], model);
-    let mut inputs = vec![(first.clone(), first_actor)];
+    let mut inputs = vec![(first.clone(), first_actor.clone())];
     for seed in &seeds[1..usize::from(size)] {
         let (mut input, actor) = report_input(seed, model);
         input.category.clone_from(&first.category);
@@ -1027,9 +1029,15 @@ async fn step_burst(
                 .clamp(120.0005, 120.0195);
             input.lat = (first.lat + north_m / METRES_PER_DEGREE).clamp(30.0005, 30.0195);
         }
-        if seed.key % 3 == 0 {
+        // A retry of the first report: the same key from the same submitter (a key is its
+        // submitter's).
+        let actor = if seed.key % 3 == 0 && first.intake_key.is_some() {
             input.intake_key.clone_from(&first.intake_key);
-        }
+            input.channel = first.channel;
+            first_actor.clone()
+        } else {
+            actor
+        };
         inputs.push((input, actor));
     }
     let intake = |i: usize| cases.intake(inputs[i].0.clone(), &inputs[i].1, "test", now);
@@ -2105,4 +2113,50 @@ async fn sqlite_concurrent_retries_of_a_committed_key_replay_the_committed_repor
     }
     let written: i64 = jz_testkit::scalar(&store, "SELECT COUNT(*) FROM case_file").await;
     assert_eq!(written, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_submitters_key_is_refused_and_reveals_nothing() {
+    let db = jz_testkit::TestDb::sqlite();
+    let store = db.open().await;
+    let (cases, _) = city(&store).await;
+    let inspector = person("inspector", Role::Inspector, None);
+    let hotline = person("hotline", Role::HotlineOperator, None);
+    let t0 = at("2026-10-12T10:00:00");
+    let first = cases
+        .intake(
+            garbage_report(120.004, 30.004, Some("shared-1")),
+            &inspector,
+            "test",
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Created);
+    let mut other = garbage_report(120.012, 30.012, Some("shared-1"));
+    other.channel = Channel::Hotline;
+    let refused = cases.intake(other, &hotline, "test", t0 + HOUR_US).await;
+    match refused {
+        Err(CaseError::Exists(message)) => assert!(
+            !message.contains(&first.case.id) && !message.contains(&first.report_id),
+            "{message}"
+        ),
+        other => panic!("another submitter's key gave {other:?}"),
+    }
+    let reports: i64 = jz_testkit::scalar(&store, "SELECT COUNT(*) FROM case_report").await;
+    assert_eq!(reports, 1, "nothing written for the refused report");
+    // The submitter's own retry still replays.
+    let again = cases
+        .intake(
+            garbage_report(120.004, 30.004, Some("shared-1")),
+            &inspector,
+            "test",
+            t0 + 2 * HOUR_US,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.outcome, again.case.id),
+        (Outcome::Replayed, first.case.id)
+    );
 }
