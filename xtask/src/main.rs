@@ -398,7 +398,12 @@ fn fuzz_api(seconds: Option<&str>) -> Result<()> {
     };
     run(&mut jingzhi(&["import", "shanghai"]))?;
     let added = output(&mut jingzhi(&[
-        "users", "add", "--name", "fuzzer", "--role", "city_operator",
+        "users",
+        "add",
+        "--name",
+        "fuzzer",
+        "--role",
+        "city_operator",
     ]))?;
     let token = added
         .lines()

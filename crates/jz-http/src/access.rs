@@ -331,6 +331,18 @@ async fn audit(
         "read the audit trail",
     )?;
     let Query(q) = request.map_err(ApiError::from)?;
+    for (field, value) in [
+        ("subject_kind", &q.subject_kind),
+        ("subject_id", &q.subject_id),
+    ] {
+        if value.trim().is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("{field}: must not be empty"),
+            )
+            .field(field));
+        }
+    }
     // Territory applies to the audit trail too: a case's trail only for those who may see the
     // case; the trails of the organisation (users, keys, rules…) only for city-wide callers.
     if q.subject_kind == "case" {

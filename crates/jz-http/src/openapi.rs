@@ -1978,10 +1978,11 @@ fn operations() -> Vec<Operation> {
             .errors(&STORE),
         operation("get", "/audit", "access", "listAuditEntries", "The audit trail of one subject (auditors, admins and city operators)")
             .authenticated()
-            .query("subject_kind", true, json!({ "type": "string", "examples": ["case", "user", "api_key", "photo"] }), "The kind of subject.")
-            .query("subject_id", true, string(), "The subject's id.")
+            .description("A case's trail only for callers who may see the case (otherwise 404); every other subject's trail only for callers without a territory restriction (otherwise 403).")
+            .query("subject_kind", true, json!({ "type": "string", "minLength": 1, "examples": ["case", "user", "api_key", "photo"] }), "The kind of subject.")
+            .query("subject_id", true, json!({ "type": "string", "minLength": 1 }), "The subject's id.")
             .answers(200, "The subject's entries, oldest first.", array(schema_ref("AuditEntry")))
-            .errors(&[400])
+            .errors(&[400, 404])
             .errors(&STORE),
     ]
 }
