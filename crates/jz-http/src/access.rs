@@ -186,18 +186,20 @@ async fn add_user(
         return Err(crate::error::with_field(ErrorCode::InvalidBody, problem));
     }
     let by = by(&caller);
-    let (user, token) = users::create_user(
+    let login = match (&request.login, &request.password) {
+        (Some(login), Some(password)) => Some((login.as_str(), password.as_str())),
+        _ => None,
+    };
+    let (user, token) = users::create_user_with_login(
         &state.store,
         &by,
         &request.name,
         role,
         territory,
         request.department,
+        login,
     )
     .await?;
-    if let (Some(login), Some(password)) = (&request.login, &request.password) {
-        sessions::set_password(&state.store, &by, &user.id, login, password).await?;
-    }
     Ok((StatusCode::CREATED, Json(NewUser { user, token })).into_response())
 }
 

@@ -676,6 +676,37 @@ async fn bad_requests_get_precise_errors_and_write_nothing() {
             .iter()
             .any(|d| d["date"] == "2026-12-31" && d["kind"] == "holiday")
     );
+    // A user with a console login is created whole or not at all.
+    let newcomer = json!({ "name": "新同事", "role": "inspector", "territory": "330102001000", "login": "dup.login", "password": "long-enough-pass" });
+    let (status, created_user) = w
+        .call("admin", "POST", "/api/v1/users", Some(newcomer.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created_user}");
+    let (_, before) = w.call("admin", "GET", "/api/v1/users", None).await;
+    let (status, error) = w
+        .call("admin", "POST", "/api/v1/users", Some(newcomer))
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_exists")),
+        "{error}"
+    );
+    let (_, after) = w.call("admin", "GET", "/api/v1/users", None).await;
+    assert_eq!(
+        before.as_array().unwrap().len(),
+        after.as_array().unwrap().len(),
+        "no user left behind"
+    );
+    let (status, session) = w
+        .call(
+            "nobody",
+            "POST",
+            "/api/v1/session",
+            Some(json!({ "login": "dup.login", "password": "long-enough-pass" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["user"]["role"], "inspector");
     let (status, category) = w
         .call("admin", "GET", "/api/v1/categories/06010", None)
         .await;

@@ -61,14 +61,8 @@ pub fn password_problems(password: &str) -> Option<String> {
     None
 }
 
-/// Sets (or replaces) a user's login name and password.
-pub async fn set_password(
-    store: &Store,
-    by: &crate::city::Actor,
-    user_id: &str,
-    login: &str,
-    password: &str,
-) -> Result<(), CaseError> {
+/// Checks a login name and a password, and hashes the password (Argon2id, random salt).
+pub fn login_and_hash(login: &str, password: &str) -> Result<(String, String), CaseError> {
     let login = login.trim();
     if login.is_empty()
         || login.chars().count() > 64
@@ -89,6 +83,19 @@ pub async fn set_password(
         .hash_password_with_salt(password.as_bytes(), &salt)
         .map_err(|e| CaseError::Invalid(format!("password: {e}")))?
         .to_string();
+    Ok((login.to_owned(), password_hash))
+}
+
+/// Sets (or replaces) a user's login name and password.
+pub async fn set_password(
+    store: &Store,
+    by: &crate::city::Actor,
+    user_id: &str,
+    login: &str,
+    password: &str,
+) -> Result<(), CaseError> {
+    let (login, password_hash) = login_and_hash(login, password)?;
+    let login = login.as_str();
     let change = Change::new()
         .statement(
             Statement::new("UPDATE app_user SET login = $2, password_hash = $3 WHERE id = $1")

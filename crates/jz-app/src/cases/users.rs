@@ -113,6 +113,23 @@ pub async fn create_user(
     territory: Option<DivisionCode>,
     department: Option<String>,
 ) -> Result<(User, String), CaseError> {
+    create_user_with_login(store, by, name, role, territory, department, None).await
+}
+
+/// Creates a user with a console login and password, in one change (a taken login leaves
+/// nothing behind).
+pub async fn create_user_with_login(
+    store: &Store,
+    by: &crate::city::Actor,
+    name: &str,
+    role: Role,
+    territory: Option<DivisionCode>,
+    department: Option<String>,
+    login: Option<(&str, &str)>,
+) -> Result<(User, String), CaseError> {
+    let login = login
+        .map(|(login, password)| super::sessions::login_and_hash(login, password))
+        .transpose()?;
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(CaseError::Invalid("name: 1 to 100 characters".into()));
     }
@@ -138,7 +155,7 @@ pub async fn create_user(
     let change = Change::new()
         .statement(
             Statement::new(
-                "INSERT INTO app_user (id, name, role, territory, department_id, token_hash, active, created_at_us) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
+                "INSERT INTO app_user (id, name, role, territory, department_id, token_hash, active, created_at_us, login, password_hash) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)",
             )
             .bind(user.id.clone())
             .bind(user.name.clone())
@@ -146,7 +163,9 @@ pub async fn create_user(
             .bind(user.territory.clone())
             .bind(user.department.clone())
             .bind(hash(&token))
-            .bind(by.at_us),
+            .bind(by.at_us)
+            .bind(login.as_ref().map(|(login, _)| login.clone()))
+            .bind(login.as_ref().map(|(_, hash)| hash.clone())),
         )
         .audit(AuditRecord {
             at_us: by.at_us,
@@ -157,9 +176,20 @@ pub async fn create_user(
             subject_id: user.id.clone(),
             origin: by.origin.clone(),
             before: None,
-            after: serde_json::to_string(&user).ok(),
+            after: serde_json::to_string(&serde_json::json!({
+                "user": &user,
+                "login": login.as_ref().map(|(login, _)| login),
+            }))
+            .ok(),
         });
     store.write(change).await.map_err(|e| match e {
+        jz_store::StoreError::Constraint {
+            kind: jz_store::ConstraintKind::Unique,
+            ..
+        } => CaseError::Exists(format!(
+            "login {}",
+            login.as_ref().map(|(l, _)| l.as_str()).unwrap_or("")
+        )),
         jz_store::StoreError::Constraint { message, .. } => {
             CaseError::Invalid(format!("department: unknown department ({message})"))
         }
