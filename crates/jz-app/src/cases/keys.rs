@@ -110,17 +110,7 @@ impl KeyCache {
                     rate_per_minute: u32::try_from(row.try_get::<i64, _>(4)?).unwrap_or(0),
                     active: row.try_get::<i64, _>(5)? != 0,
                 };
-                let user = User {
-                    id: row.try_get(6)?,
-                    name: row.try_get(7)?,
-                    role: row
-                        .try_get::<String, _>(8)?
-                        .parse()
-                        .map_err(CaseError::Invalid)?,
-                    territory: row.try_get(9)?,
-                    department: row.try_get(10)?,
-                    active: row.try_get::<i64, _>(11)? != 0,
-                };
+                let user = super::users::user_from_columns(&row, 6)?;
                 self.keys
                     .lock()
                     .expect("key cache")

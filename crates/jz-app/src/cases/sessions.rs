@@ -191,17 +191,7 @@ impl Sessions {
             return Err(CaseError::Unauthenticated);
         };
         self.failures.lock().expect("failures").remove(&key);
-        let user = User {
-            id: row.try_get(0)?,
-            name: row.try_get(1)?,
-            role: row
-                .try_get::<String, _>(2)?
-                .parse()
-                .map_err(CaseError::Invalid)?,
-            territory: row.try_get(3)?,
-            department: row.try_get(4)?,
-            active: row.try_get::<i64, _>(5)? != 0,
-        };
+        let user = super::users::user_from_columns(&row, 0)?;
         let secret = random_secret();
         let csrf_token = random_secret();
         let expires_at_us = at_us + SESSION_HOURS * 3_600_000_000;
@@ -265,17 +255,7 @@ impl Sessions {
                 .await?
                 .ok_or(CaseError::Unauthenticated)?;
                 let session = Session {
-                    user: User {
-                        id: row.try_get(0)?,
-                        name: row.try_get(1)?,
-                        role: row
-                            .try_get::<String, _>(2)?
-                            .parse()
-                            .map_err(CaseError::Invalid)?,
-                        territory: row.try_get(3)?,
-                        department: row.try_get(4)?,
-                        active: row.try_get::<i64, _>(5)? != 0,
-                    },
+                    user: super::users::user_from_columns(&row, 0)?,
                     csrf_token: row.try_get(6)?,
                     expires_at_us: row.try_get(7)?,
                 };

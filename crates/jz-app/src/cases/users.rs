@@ -91,16 +91,22 @@ impl TokenCache {
 }
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, CaseError> {
+    user_from_columns(row, 0)
+}
+
+/// A user from six columns starting at `first`: id, name, role, territory, department_id,
+/// active (the order every query of a user selects them in).
+pub(crate) fn user_from_columns(row: &sqlx::any::AnyRow, first: usize) -> Result<User, CaseError> {
     Ok(User {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
+        id: row.try_get(first)?,
+        name: row.try_get(first + 1)?,
         role: row
-            .try_get::<String, _>(2)?
+            .try_get::<String, _>(first + 2)?
             .parse()
             .map_err(CaseError::Invalid)?,
-        territory: row.try_get(3)?,
-        department: row.try_get(4)?,
-        active: row.try_get::<i64, _>(5)? != 0,
+        territory: row.try_get(first + 3)?,
+        department: row.try_get(first + 4)?,
+        active: row.try_get::<i64, _>(first + 5)? != 0,
     })
 }
 
