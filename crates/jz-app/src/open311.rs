@@ -600,17 +600,14 @@ pub async fn put_service(
         .find(|s| s.category_code == settings.category_code);
     let change = Change::new()
         .statement(service_statement(&settings, by.at_us, true))
-        .audit(AuditRecord {
-            at_us: by.at_us,
-            actor: by.actor.clone(),
-            actor_role: "admin".into(),
-            action: "open311.service_put".into(),
-            subject_kind: "open311_service".into(),
-            subject_id: settings.category_code.clone(),
-            origin: by.origin.clone(),
-            before: before.and_then(|b| serde_json::to_string(&b).ok()),
-            after: serde_json::to_string(&settings).ok(),
-        });
+        .audit(by.audit(
+            "admin",
+            "open311.service_put",
+            "open311_service",
+            settings.category_code.clone(),
+            before.and_then(|b| serde_json::to_string(&b).ok()),
+            serde_json::to_string(&settings).ok(),
+        ));
     cases.store.write(change).await?;
     Ok(settings)
 }

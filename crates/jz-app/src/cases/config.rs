@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use jz_domain::audit::AuditRecord;
 use jz_domain::calendar::{DayKind, DayOverride, WorkCalendar};
 use jz_domain::category::{
     Catalogue, Category, CategoryKind, EvaluationDomain, StageLimits, Urgency, seed_from_csv,
@@ -260,28 +259,6 @@ pub fn parse_level(text: &str) -> Result<DivisionLevel, String> {
     }
 }
 
-fn audit(
-    actor: &Actor,
-    role: &str,
-    action: &str,
-    kind: &str,
-    id: &str,
-    before: Option<String>,
-    after: Option<String>,
-) -> AuditRecord {
-    AuditRecord {
-        at_us: actor.at_us,
-        actor: actor.actor.clone(),
-        actor_role: role.into(),
-        action: action.into(),
-        subject_kind: kind.into(),
-        subject_id: id.into(),
-        origin: actor.origin.clone(),
-        before,
-        after,
-    }
-}
-
 fn category_statement(category: &Category, upsert: bool) -> Statement {
     let limits = serde_json::to_string(&category.limits).expect("limits serialize");
     let sql = if upsert {
@@ -350,8 +327,7 @@ pub async fn seed(store: &Store, actor: &Actor) -> Result<usize, CaseError> {
         "calendar_days": days.len(),
     })
     .to_string();
-    change = change.audit(audit(
-        actor,
+    change = change.audit(actor.audit(
         "system",
         "catalogue.seed",
         "catalogue",
@@ -399,8 +375,7 @@ pub async fn update_category(
     }
     let change = Change::new()
         .statement(category_statement(&category, false).expect_rows(1))
-        .audit(audit(
-            actor,
+        .audit(actor.audit(
             "admin",
             "category.update",
             "category",
@@ -429,8 +404,7 @@ pub async fn create_category(
     }
     let change = Change::new()
         .statement(category_statement(&category, true).expect_rows(1))
-        .audit(audit(
-            actor,
+        .audit(actor.audit(
             "admin",
             "category.create",
             "category",
@@ -474,9 +448,7 @@ pub async fn put_department(
             .bind(department.division.as_str())
             .bind(department.active),
         )
-        .audit(audit(
-            actor,
-            "admin",
+        .audit(actor.audit("admin",
             if before.is_some() { "department.update" } else { "department.create" },
             "department",
             &department.id,
@@ -535,9 +507,7 @@ pub async fn add_rule(
             .bind(rule.fallback)
             .bind(actor.at_us),
         )
-        .audit(audit(
-            actor,
-            "admin",
+        .audit(actor.audit("admin",
             "responsibility_rule.create",
             "responsibility_rule",
             &rule.id,
@@ -569,8 +539,7 @@ pub async fn delete_rule(
                 .bind(id)
                 .expect_rows(1),
         )
-        .audit(audit(
-            actor,
+        .audit(actor.audit(
             "admin",
             "responsibility_rule.delete",
             "responsibility_rule",
@@ -603,12 +572,11 @@ pub async fn set_calendar_day(
         serde_json::json!({ "kind": match kind { DayKind::Holiday => "holiday", DayKind::Workday => "workday" }, "name": name })
             .to_string()
     });
-    let change = Change::new().statement(statement).audit(audit(
-        actor,
+    let change = Change::new().statement(statement).audit(actor.audit(
         "admin",
         "calendar.set_day",
         "calendar_day",
-        &date.to_string(),
+        date.to_string(),
         None,
         after,
     ));
@@ -637,9 +605,7 @@ pub async fn set_intake_settings(
             )
             .bind(value.clone()),
         )
-        .audit(audit(
-            actor,
-            "admin",
+        .audit(actor.audit("admin",
             "setting.intake",
             "setting",
             "intake",

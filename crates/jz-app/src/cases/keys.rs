@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use jz_domain::audit::AuditRecord;
 use jz_store::{Change, Statement, Store, StoreError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -210,17 +209,14 @@ pub async fn create_api_key(
             .bind(i64::from(rate_per_minute))
             .bind(by.at_us),
         )
-        .audit(AuditRecord {
-            at_us: by.at_us,
-            actor: by.actor.clone(),
-            actor_role: "admin".into(),
-            action: "api_key.create".into(),
-            subject_kind: "api_key".into(),
-            subject_id: key.id.clone(),
-            origin: by.origin.clone(),
-            before: None,
-            after: serde_json::to_string(&key).ok(),
-        });
+        .audit(by.audit(
+            "admin",
+            "api_key.create",
+            "api_key",
+            key.id.clone(),
+            None,
+            serde_json::to_string(&key).ok(),
+        ));
     store.write(change).await.map_err(|e| match e {
         StoreError::Constraint { .. } => {
             CaseError::Invalid(format!("user_id: unknown user `{user_id}`"))
@@ -243,17 +239,14 @@ pub async fn revoke_api_key(
                 .bind(id)
                 .expect_rows(1),
         )
-        .audit(AuditRecord {
-            at_us: by.at_us,
-            actor: by.actor.clone(),
-            actor_role: "admin".into(),
-            action: "api_key.revoke".into(),
-            subject_kind: "api_key".into(),
-            subject_id: id.into(),
-            origin: by.origin.clone(),
-            before: None,
-            after: Some("{\"active\":false}".into()),
-        });
+        .audit(by.audit(
+            "admin",
+            "api_key.revoke",
+            "api_key",
+            id,
+            None,
+            Some("{\"active\":false}".into()),
+        ));
     store.write(change).await.map_err(|e| match e {
         StoreError::Conflict { .. } => CaseError::NotFound(format!("active API key {id}")),
         other => other.into(),

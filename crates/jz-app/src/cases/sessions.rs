@@ -104,17 +104,14 @@ pub async fn set_password(
                 .bind(password_hash)
                 .expect_rows(1),
         )
-        .audit(AuditRecord {
-            at_us: by.at_us,
-            actor: by.actor.clone(),
-            actor_role: "admin".into(),
-            action: "user.set_password".into(),
-            subject_kind: "user".into(),
-            subject_id: user_id.into(),
-            origin: by.origin.clone(),
-            before: None,
-            after: Some(serde_json::json!({ "login": login }).to_string()),
-        });
+        .audit(by.audit(
+            "admin",
+            "user.set_password",
+            "user",
+            user_id,
+            None,
+            Some(serde_json::json!({ "login": login }).to_string()),
+        ));
     store.write(change).await.map_err(|e| match e {
         StoreError::Conflict { .. } => CaseError::NotFound(format!("user {user_id}")),
         StoreError::Constraint { .. } => CaseError::Exists(format!("login {login}")),

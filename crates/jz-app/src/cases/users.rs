@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use jz_domain::access::{Actor, Role};
-use jz_domain::audit::AuditRecord;
 use jz_domain::division::DivisionCode;
 use jz_store::{Change, Statement, Store};
 use serde::Serialize;
@@ -173,21 +172,18 @@ pub async fn create_user_with_login(
             .bind(login.as_ref().map(|(login, _)| login.clone()))
             .bind(login.as_ref().map(|(_, hash)| hash.clone())),
         )
-        .audit(AuditRecord {
-            at_us: by.at_us,
-            actor: by.actor.clone(),
-            actor_role: "admin".into(),
-            action: "user.create".into(),
-            subject_kind: "user".into(),
-            subject_id: user.id.clone(),
-            origin: by.origin.clone(),
-            before: None,
-            after: serde_json::to_string(&serde_json::json!({
+        .audit(by.audit(
+            "admin",
+            "user.create",
+            "user",
+            user.id.clone(),
+            None,
+            serde_json::to_string(&serde_json::json!({
                 "user": &user,
                 "login": login.as_ref().map(|(login, _)| login),
             }))
             .ok(),
-        });
+        ));
     store.write(change).await.map_err(|e| match e {
         jz_store::StoreError::Constraint {
             kind: jz_store::ConstraintKind::Unique,
@@ -219,17 +215,14 @@ pub async fn revoke_user(
             .bind(id)
             .expect_rows(1),
         )
-        .audit(AuditRecord {
-            at_us: by.at_us,
-            actor: by.actor.clone(),
-            actor_role: "admin".into(),
-            action: "user.revoke".into(),
-            subject_kind: "user".into(),
-            subject_id: id.into(),
-            origin: by.origin.clone(),
-            before: None,
-            after: Some("{\"active\":false}".into()),
-        });
+        .audit(by.audit(
+            "admin",
+            "user.revoke",
+            "user",
+            id,
+            None,
+            Some("{\"active\":false}".into()),
+        ));
     store.write(change).await.map_err(|e| match e {
         jz_store::StoreError::Conflict { .. } => CaseError::NotFound(format!("active user {id}")),
         other => other.into(),

@@ -68,6 +68,31 @@ pub struct Actor {
     pub at_us: i64,
 }
 
+impl Actor {
+    /// The audit record of a change this actor makes, acting in `role`.
+    pub fn audit(
+        &self,
+        role: &str,
+        action: &str,
+        subject_kind: &str,
+        subject_id: impl Into<String>,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> jz_domain::audit::AuditRecord {
+        jz_domain::audit::AuditRecord {
+            at_us: self.at_us,
+            actor: self.actor.clone(),
+            actor_role: role.into(),
+            action: action.into(),
+            subject_kind: subject_kind.into(),
+            subject_id: subject_id.into(),
+            origin: self.origin.clone(),
+            before,
+            after,
+        }
+    }
+}
+
 /// Imports `sources` into the store; everything or nothing.
 pub async fn import(
     store: &Store,
