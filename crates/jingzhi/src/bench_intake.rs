@@ -91,6 +91,25 @@ fn bodies(count: usize, seed: u64) -> Vec<Bytes> {
         .collect()
 }
 
+/// Waits for the client tasks and sums up their latencies over the run's elapsed time.
+async fn collect(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>>,
+    elapsed: impl Fn() -> Duration,
+) -> anyhow::Result<Outcome> {
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = elapsed();
+    latencies.sort();
+    Ok(Outcome {
+        reports_per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        count: latencies.len(),
+    })
+}
+
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(address: std::net::SocketAddr) -> anyhow::Result<Sender> {
@@ -146,18 +165,7 @@ async fn saturate(
             anyhow::Ok(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Ok(Outcome {
-        reports_per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        count: latencies.len(),
-    })
+    collect(tasks, || started.elapsed()).await
 }
 
 /// Reports sent at a fixed rate (open loop); latency counts from the scheduled send time, so a
@@ -187,18 +195,7 @@ async fn paced(
             anyhow::Ok(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = start.elapsed();
-    latencies.sort();
-    Ok(Outcome {
-        reports_per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        count: latencies.len(),
-    })
+    collect(tasks, || start.elapsed()).await
 }
 
 struct Server {
