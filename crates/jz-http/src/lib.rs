@@ -7,6 +7,7 @@ mod access;
 pub mod auth;
 mod cases;
 mod city;
+mod console;
 pub mod error;
 mod health;
 pub mod limit;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
                 .merge(access::routes()),
         )
         .merge(open311::routes())
+        .merge(console::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
