@@ -5,5 +5,6 @@
 
 pub mod cases;
 pub mod city;
+pub mod evaluation;
 pub mod open311;
 pub mod zones;

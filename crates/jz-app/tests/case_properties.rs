@@ -27,8 +27,9 @@ use jz_domain::access::{Actor, Role};
 use jz_domain::case::{
     self, Case, CaseState, Channel, Command, Decision, Rating, Rejection, Rules,
 };
-use jz_domain::category::Urgency;
+use jz_domain::category::{EvaluationDomain, Urgency};
 use jz_domain::division::{DivisionCode, DivisionLevel};
+use jz_domain::evaluation;
 use jz_domain::responsibility::{
     CategoryScope, DepartmentKind, Placement, ResponsibilityRule, Routing, Territory, route,
 };
@@ -1696,6 +1697,72 @@ async fn check_database(store: &Store, model: &Model) -> Result<(), TestCaseErro
     }
     let chain = store.verify_audit_chain().await.unwrap();
     ensure!(trace, chain.is_ok(), "the audit chain is broken: {chain:?}");
+    // The incremental evaluation counters equal a recount of every stored case.
+    let mut expected: BTreeMap<evaluation::Key, evaluation::Counts> = BTreeMap::new();
+    for row in sqlx::query("SELECT data, reporters FROM case_file")
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+    {
+        let case: Case = serde_json::from_str(&row.try_get::<String, _>(0).unwrap()).unwrap();
+        for (key, counts) in evaluation::contributions(&case) {
+            *expected.entry(key).or_default() += &counts;
+        }
+    }
+    expected.retain(|_, c| !c.is_zero());
+    let columns: Vec<&str> = evaluation::Counter::ALL
+        .iter()
+        .map(|c| c.column())
+        .collect();
+    let sql = format!(
+        "SELECT scope, day, department, domain, {} FROM eval_counter",
+        columns.join(", ")
+    );
+    let mut stored: BTreeMap<evaluation::Key, evaluation::Counts> = BTreeMap::new();
+    for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+    {
+        let mut counts = evaluation::Counts::default();
+        for (i, slot) in counts.0.iter_mut().enumerate() {
+            *slot = row.try_get(4 + i).unwrap();
+        }
+        if counts.is_zero() {
+            continue;
+        }
+        let domain: String = row.try_get(3).unwrap();
+        let key = evaluation::Key {
+            scope: row.try_get(0).unwrap(),
+            day: i32::try_from(row.try_get::<i64, _>(1).unwrap()).unwrap(),
+            department: row.try_get(2).unwrap(),
+            domain: if domain == "satisfaction" {
+                EvaluationDomain::Satisfaction
+            } else {
+                EvaluationDomain::Objective
+            },
+        };
+        stored.insert(key, counts);
+    }
+    if stored != expected {
+        let differing: Vec<String> = expected
+            .iter()
+            .filter(|(k, c)| stored.get(*k) != Some(*c))
+            .map(|(k, c)| format!("{k:?}: expected {c:?}, stored {:?}", stored.get(k)))
+            .chain(
+                stored
+                    .keys()
+                    .filter(|k| !expected.contains_key(*k))
+                    .map(|k| format!("{k:?}: stored but not expected")),
+            )
+            .take(5)
+            .collect();
+        ensure!(
+            trace,
+            false,
+            "evaluation counters differ from a recount: {differing:?}"
+        );
+    }
     Ok(())
 }
 

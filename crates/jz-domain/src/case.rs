@@ -202,6 +202,9 @@ pub struct Place {
     pub community: DivisionCode,
     pub street: DivisionCode,
     pub district: DivisionCode,
+    /// The zones containing the point at intake (evaluation reads cases per zone).
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 /// The running clock of the current stage.
@@ -338,6 +341,35 @@ pub struct Case {
     pub closed_at_us: Option<i64>,
     pub handled_on_time: Option<bool>,
     pub closed_on_time: Option<bool>,
+    /// When the department first acknowledged the case (the hotline's response).
+    #[serde(default)]
+    pub accepted_at_us: Option<i64>,
+    /// Whether each of the short stages first ended within its limit.
+    #[serde(default)]
+    pub stages_on_time: StagesOnTime,
+    /// Whether any stage of the case ever ran past its deadline.
+    #[serde(default)]
+    pub ever_overdue: bool,
+    /// Every rating given, over all closing rounds.
+    #[serde(default)]
+    pub ratings: RatingCounts,
+}
+
+/// Whether the registration, dispatch and on-site check stages first ended on time (`None` until
+/// they end).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagesOnTime {
+    pub register: Option<bool>,
+    pub dispatch: Option<bool>,
+    pub verify: Option<bool>,
+}
+
+/// How many ratings of each value a case received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingCounts {
+    pub satisfied: u32,
+    pub basically_satisfied: u32,
+    pub dissatisfied: u32,
 }
 
 /// A new report's facts, after location.
@@ -606,6 +638,10 @@ pub fn open(new: NewCase, rules: &Rules<'_>, actor: &Actor) -> Decision {
         closed_at_us: None,
         handled_on_time: None,
         closed_on_time: None,
+        accepted_at_us: None,
+        stages_on_time: StagesOnTime::default(),
+        ever_overdue: false,
+        ratings: RatingCounts::default(),
     };
     let event = CaseEvent {
         kind: "reported".into(),
@@ -726,6 +762,7 @@ pub fn decide(
         next.state = to;
     };
     let start = |next: &mut Case, stage: Stage| {
+        record_stage_end(next, at_us);
         let limit = rules.limit(stage, next.urgency);
         next.clock = Some(StageClock::start(stage, limit, at_us, rules.calendar));
     };
@@ -778,7 +815,10 @@ pub fn decide(
             start(&mut next, Stage::Handle);
             next.handle_deadline_at_us = next.clock.as_ref().map(|c| c.deadline_at_us);
         }
-        Command::Accept => step(&mut next, "accepted", CaseState::Accepted, json!({})),
+        Command::Accept => {
+            next.accepted_at_us.get_or_insert(at_us);
+            step(&mut next, "accepted", CaseState::Accepted, json!({}));
+        }
         Command::Return { reason } => {
             reason_ok("reason", reason)?;
             let from = next.department.take();
@@ -1043,6 +1083,12 @@ pub fn decide(
                 ));
             }
             next.ratings_this_round += 1;
+            let tally = match rating {
+                Rating::Satisfied => &mut next.ratings.satisfied,
+                Rating::BasicallySatisfied => &mut next.ratings.basically_satisfied,
+                Rating::Dissatisfied => &mut next.ratings.dissatisfied,
+            };
+            *tally += 1;
             let all_rated = next.ratings_this_round >= next.reporters;
             let to = if all_rated {
                 CaseState::Rated
@@ -1107,6 +1153,22 @@ fn reopen(
     }
 }
 
+/// Records whether the stage now ending (the case's running clock) ended within its deadline; the
+/// first ending of a stage counts.
+fn record_stage_end(case: &mut Case, at_us: i64) {
+    let Some(clock) = case.clock.as_ref() else {
+        return;
+    };
+    let on_time = at_us <= clock.deadline_at_us;
+    let slot = match clock.stage {
+        Stage::Register => &mut case.stages_on_time.register,
+        Stage::Dispatch => &mut case.stages_on_time.dispatch,
+        Stage::Verify => &mut case.stages_on_time.verify,
+        Stage::Handle | Stage::Close => return,
+    };
+    slot.get_or_insert(on_time);
+}
+
 fn refresh_queue_flags(case: &mut Case) {
     if case.state != CaseState::Registered {
         case.queue_reason = None;
@@ -1161,6 +1223,7 @@ pub fn tick(case: &Case, now_us: i64) -> Option<Decision> {
             json!({ "stage": stage, "deadline_at_us": clock.deadline_at_us }),
         );
     }
+    next.ever_overdue |= overdue;
     if escalate {
         let from = next.level;
         let to = match from {

@@ -25,7 +25,7 @@ pub enum CategoryKind {
 }
 
 /// How a case is judged in evaluation (the essay's "limits").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EvaluationDomain {
     /// Facility and operation work, measured objectively (on-time closure).

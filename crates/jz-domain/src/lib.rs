@@ -10,5 +10,6 @@ pub mod calendar;
 pub mod case;
 pub mod category;
 pub mod division;
+pub mod evaluation;
 pub mod goal;
 pub mod responsibility;

@@ -880,6 +880,7 @@ fn run(
         community: code(COMMUNITY),
         street: code(STREET),
         district: code(DISTRICT),
+        zones: vec!["zone-1".into()],
     };
     let opened = case::open(
         NewCase {

@@ -9,6 +9,7 @@ mod cases;
 mod city;
 mod console;
 pub mod error;
+mod evaluation;
 mod health;
 pub mod limit;
 mod open311;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub keys: std::sync::Arc<jz_app::cases::keys::KeyCache>,
     /// Console sessions.
     pub sessions: std::sync::Arc<jz_app::cases::sessions::Sessions>,
+    /// Scorecards, rankings and trends.
+    pub evaluations: std::sync::Arc<jz_app::evaluation::Evaluations>,
     /// Requests per minute per client address.
     pub limiter: std::sync::Arc<limit::IpLimiter>,
 }
@@ -57,6 +60,7 @@ impl AppState {
             tokens: std::sync::Arc::default(),
             keys: std::sync::Arc::default(),
             sessions: std::sync::Arc::default(),
+            evaluations: std::sync::Arc::default(),
             limiter: std::sync::Arc::new(limit::IpLimiter::from_env()),
         })
     }
@@ -72,7 +76,8 @@ pub fn router(state: AppState) -> Router {
                 .route("/openapi.json", axum::routing::get(openapi::document))
                 .merge(city::routes())
                 .merge(cases::routes())
-                .merge(access::routes()),
+                .merge(access::routes())
+                .merge(evaluation::routes()),
         )
         .merge(open311::routes())
         .merge(console::routes())

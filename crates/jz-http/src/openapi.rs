@@ -56,7 +56,8 @@ fn build() -> Value {
             { "name": "city", "description": "The city model: divisions, unit grids, locate, map layers, zones and their goals." },
             { "name": "cases", "description": "The case closed loop: intake, lists and queues, commands, ratings, photos." },
             { "name": "rules", "description": "The rules the loop runs by: categories, departments, responsibility rules, calendar, intake settings." },
-            { "name": "access", "description": "Console sessions, users and their passwords, API keys for systems, and the audit trail." }
+            { "name": "access", "description": "Console sessions, users and their passwords, API keys for systems, and the audit trail." },
+            { "name": "evaluation", "description": "Scorecards against zone goals, rankings and trends, from incremental counters." }
         ],
         "paths": paths(),
         "components": {
@@ -658,6 +659,137 @@ fn schemas() -> Value {
         })),
     );
 
+    // Evaluation.
+    add(
+        "EvaluationCounts",
+        described(
+            object(json!({
+                "reported": int64(),
+                "by_inspector": int64(),
+                "by_public": int64(),
+                "inspector_valid": int64(),
+                "registered": int64(),
+                "registered_on_time": int64(),
+                "rejected": int64(),
+                "cancelled": int64(),
+                "dispatched": int64(),
+                "dispatched_on_time": int64(),
+                "returned": int64(),
+                "registered_public": int64(),
+                "public_registered_on_time": int64(),
+                "urgent": int64(),
+                "due": int64(),
+                "handled": int64(),
+                "handled_on_time": int64(),
+                "closed": int64(),
+                "closed_on_time": int64(),
+                "reworked": int64(),
+                "overdue": int64(),
+                "escalated": int64(),
+                "checked": int64(),
+                "checked_on_time": int64(),
+                "suspended": int64(),
+                "open": int64(),
+                "overdue_open": int64(),
+                "responded": int64(),
+                "resolved": int64(),
+                "rated_satisfied": int64(),
+                "rated_basically_satisfied": int64(),
+                "rated_dissatisfied": int64()
+            })),
+            "The evaluation counters of the scope and period (see docs/evaluation.md for each one's meaning and the day it is counted on).",
+        ),
+    );
+    add(
+        "IndicatorReading",
+        object(json!({
+            "code": string(),
+            "name_zh": string(),
+            "name_en": string(),
+            "unit": string(),
+            "better": string_enum(&["higher", "lower"], "Which way is better."),
+            "value": described(nullable(number()), "Null when the indicator's denominator is zero (no data)."),
+            "target": described(nullable(number()), "The goal, when the scope's goal cluster names this indicator."),
+            "weight": nullable(number()),
+            "attainment": described(nullable(number()), "How far the value reaches the target, 0..1."),
+            "gap": described(nullable(number()), "Target minus value (higher-is-better) or value minus target (lower-is-better); positive means short of the goal.")
+        })),
+    );
+    add(
+        "Limit",
+        object(json!({ "indicator": string(), "value": nullable(number()) })),
+    );
+    add(
+        "Scorecard",
+        described(
+            object(json!({
+                "scope": string(),
+                "name": string(),
+                "department": nullable(string()),
+                "from": described(string(), "First day (Asia/Shanghai), YYYY-MM-DD."),
+                "to": described(string(), "Last day, included."),
+                "grids": int64(),
+                "area_km2": nullable(number()),
+                "counts": schema_ref("EvaluationCounts"),
+                "indicators": array(schema_ref("IndicatorReading")),
+                "score": described(nullable(number()), "0..100: the zone's weighted goal attainment, or the standard's composite area/department score."),
+                "score_kind": string_enum(&["goal_attainment", "area_composite", "department_composite"], "What `score` is."),
+                "grade": json!({ "type": ["string", "null"], "enum": ["A", "B", "C", "D", "E", null] }),
+                "goal_source": string_enum(&["zone", "zone_type", "none"], "Where the goals come from."),
+                "limits": object(json!({
+                    "objective": schema_ref("Limit"),
+                    "satisfaction": schema_ref("Limit")
+                }))
+            })),
+            "A scope's evaluation over a period, read against its goal cluster.",
+        ),
+    );
+    add(
+        "RankedItem",
+        object(json!({
+            "scope": string(),
+            "name": string(),
+            "rank": int64(),
+            "value": nullable(number()),
+            "score": nullable(number()),
+            "grade": json!({ "type": ["string", "null"], "enum": ["A", "B", "C", "D", "E", null] }),
+            "open": int64(),
+            "overdue": int64(),
+            "reported": int64()
+        })),
+    );
+    add(
+        "Ranking",
+        object(json!({
+            "level": string(),
+            "within": string(),
+            "by": string(),
+            "from": string(),
+            "to": string(),
+            "items": array(schema_ref("RankedItem"))
+        })),
+    );
+    add(
+        "TrendPoint",
+        object(json!({
+            "start": string(),
+            "days": int64(),
+            "value": nullable(number()),
+            "reported": int64()
+        })),
+    );
+    add(
+        "Trend",
+        object(json!({
+            "scope": string(),
+            "indicator": string(),
+            "bucket": string(),
+            "from": string(),
+            "to": string(),
+            "points": array(schema_ref("TrendPoint"))
+        })),
+    );
+
     // Cases.
     add(
         "Place",
@@ -668,7 +800,8 @@ fn schemas() -> Value {
                 "grid": described(string(), "The unit grid's 15-digit code, or the community's 12-digit code when the point lies in no grid."),
                 "community": schema_ref("DivisionCode"),
                 "street": schema_ref("DivisionCode"),
-                "district": schema_ref("DivisionCode")
+                "district": schema_ref("DivisionCode"),
+                "zones": described(array(string()), "The ids of the zones containing the point at intake.")
             })),
             "Where a case is: the point (WGS-84), its unit grid and the divisions above it.",
         ),
@@ -722,7 +855,7 @@ fn schemas() -> Value {
             "The street's whistle (吹哨报到): departments summoned to one case, with a lead.",
         ),
     );
-    let case_properties = json!({
+    let mut case_properties = json!({
         "id": string(),
         "state": schema_ref("CaseState"),
         "version": described(int64(), "Incremented by every command; commands name the version they were decided on."),
@@ -759,6 +892,41 @@ fn schemas() -> Value {
         "handled_on_time": nullable(boolean()),
         "closed_on_time": nullable(boolean())
     });
+    if let Some(properties) = case_properties.as_object_mut() {
+        properties.insert(
+            "accepted_at_us".into(),
+            described(
+                nullable(micros()),
+                "When the department first acknowledged the case.",
+            ),
+        );
+        properties.insert(
+            "stages_on_time".into(),
+            described(
+                object(json!({
+                    "register": nullable(boolean()),
+                    "dispatch": nullable(boolean()),
+                    "verify": nullable(boolean())
+                })),
+                "Whether registration, dispatch and the on-site check first ended within their limits (null until they end).",
+            ),
+        );
+        properties.insert(
+            "ever_overdue".into(),
+            described(boolean(), "Whether any stage ever ran past its deadline."),
+        );
+        properties.insert(
+            "ratings".into(),
+            described(
+                object(json!({
+                    "satisfied": count(),
+                    "basically_satisfied": count(),
+                    "dissatisfied": count()
+                })),
+                "Every rating given, over all closing rounds.",
+            ),
+        );
+    }
     add(
         "Case",
         described(
@@ -1706,6 +1874,41 @@ fn operations() -> Vec<Operation> {
                 json!({ "anyOf": [schema_ref("DivisionLayer"), schema_ref("GridLayer")] }),
             )
             .query_errors()
+            .errors(&STORE),
+        // Evaluation.
+        operation("get", "/scorecards", "evaluation", "getScorecard", "A scope's indicators, goal attainment, score and grade over a period")
+            .description("Read from counters maintained in the same transaction as every case change. Scopes: `city`, a division code, a 15-digit grid code or `zone:<id>`. Territory-scoped: staff read their territory; a handler reads their own department.")
+            .authenticated()
+            .query("scope", false, string(), "`city` (default), a division code, a grid code, or `zone:<id>`.")
+            .query("from", false, json!({ "type": "string", "format": "date" }), "First day (Asia/Shanghai); default 29 days before `to`.")
+            .query("to", false, json!({ "type": "string", "format": "date" }), "Last day, included; default today.")
+            .query("department", false, string(), "Only this department's cases.")
+            .answers(200, "The scorecard.", schema_ref("Scorecard"))
+            .query_errors()
+            .errors(&[401, 403, 404])
+            .errors(&STORE),
+        operation("get", "/scorecards/ranking", "evaluation", "getRanking", "Divisions or departments ranked by score or by one indicator")
+            .authenticated()
+            .query("level", false, string_enum(&["district", "street", "community", "department"], "What to rank."), "Default `district`.")
+            .query("within", false, string(), "`city` (default) or a division code.")
+            .query("from", false, json!({ "type": "string", "format": "date" }), "First day; default 29 days before `to`.")
+            .query("to", false, json!({ "type": "string", "format": "date" }), "Last day; default today.")
+            .query("by", false, string(), "`score` (default) or an indicator code.")
+            .answers(200, "Best first; items without data last.", schema_ref("Ranking"))
+            .query_errors()
+            .errors(&[401, 403, 404])
+            .errors(&STORE),
+        operation("get", "/scorecards/trend", "evaluation", "getTrend", "One indicator of a scope per day, week or month")
+            .authenticated()
+            .query("scope", false, string(), "As for /scorecards.")
+            .query("from", false, json!({ "type": "string", "format": "date" }), "First day.")
+            .query("to", false, json!({ "type": "string", "format": "date" }), "Last day.")
+            .query("bucket", false, string_enum(&["day", "week", "month"], "Bucket size."), "Default `day`.")
+            .query("indicator", false, string(), "An indicator code; default `on_time_closure_rate`.")
+            .query("department", false, string(), "Only this department's cases.")
+            .answers(200, "One point per bucket, in order.", schema_ref("Trend"))
+            .query_errors()
+            .errors(&[401, 403, 404])
             .errors(&STORE),
         operation("get", "/indicators", "city", "listIndicators", "The indicator catalogue goals are set in")
             .answers(200, "Every indicator.", array(schema_ref("Indicator"))),

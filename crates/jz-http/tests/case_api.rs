@@ -57,6 +57,31 @@ async fn world() -> World {
     )
     .await
     .unwrap();
+    // A commercial zone over the south-west quarter of the city (its goals: the type's).
+    jz_app::zones::seed_zone_types(&store, &admin)
+        .await
+        .unwrap();
+    let quarter = geo_types::MultiPolygon(vec![geo_types::Polygon::new(
+        geo_types::LineString::from(vec![
+            (120.00, 30.00),
+            (120.01, 30.00),
+            (120.01, 30.01),
+            (120.00, 30.01),
+            (120.00, 30.00),
+        ]),
+        vec![],
+    )]);
+    jz_app::zones::create_zone(
+        &store,
+        "market",
+        "南门商圈",
+        "commercial_district",
+        jz_app::zones::ZoneArea::Polygon(quarter),
+        None,
+        &admin,
+    )
+    .await
+    .unwrap();
     let city = std::sync::Arc::new(SharedCity::new(
         jz_app::city::load_model(&store).await.unwrap(),
     ));
@@ -718,4 +743,242 @@ async fn bad_requests_get_precise_errors_and_write_nothing() {
         .call("admin", "PUT", "/api/v1/categories/06010", Some(edited))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scorecards_follow_the_loop_and_are_scoped() {
+    let w = world().await;
+    let street = "/api/v1/scorecards?scope=330102001000&from=2020-01-01&to=2035-12-31";
+    let (status, before) = w.call("operator", "GET", street, None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["counts"]["reported"], 0);
+    assert_eq!(before["name"], "One Street");
+    assert_eq!(
+        before["score"],
+        Value::Null,
+        "no due cases, no composite score"
+    );
+
+    // An inspector's report (objective) inside the zone, a hotline complaint (satisfaction)
+    // outside it.
+    let (status, first) = w
+        .call(
+            "inspector",
+            "POST",
+            "/api/v1/reports",
+            Some(json!({
+                "description": "人行道上有暴露垃圾",
+                "category": "06010",
+                "location": { "lon": 120.005, "lat": 30.005 }
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["case"]["place"]["zones"], json!(["market"]));
+    let (status, second) = w
+        .call(
+            "hotline",
+            "POST",
+            "/api/v1/reports",
+            Some(json!({
+                "description": "来电反映小区噪音扰民",
+                "category": "R3001",
+                "location": { "lon": 120.015, "lat": 30.015 }
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let (_, open) = w.call("operator", "GET", street, None).await;
+    assert_eq!(open["counts"]["reported"], 2);
+    assert_eq!(open["counts"]["by_inspector"], 1);
+    assert_eq!(open["counts"]["by_public"], 1);
+    assert_eq!(open["counts"]["due"], 2);
+    assert_eq!(open["counts"]["open"], 2);
+    let closure = |card: &Value| {
+        card["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["code"] == "closure_rate")
+            .unwrap()["value"]
+            .clone()
+    };
+    assert_eq!(closure(&open), json!(0.0));
+
+    // The inspector's case goes round the loop and closes on time.
+    let id = first["case"]["id"].as_str().unwrap().to_owned();
+    w.step("handler", &id, json!({ "command": "accept" })).await;
+    w.step("handler", &id, json!({ "command": "start_handling" }))
+        .await;
+    w.step("handler", &id, json!({ "command": "report_handled" }))
+        .await;
+    w.step(
+        "inspector",
+        &id,
+        json!({ "command": "verify", "passed": true }),
+    )
+    .await;
+    w.step("operator", &id, json!({ "command": "close" })).await;
+    let (_, after) = w.call("operator", "GET", street, None).await;
+    assert_eq!(after["counts"]["closed"], 1);
+    assert_eq!(after["counts"]["closed_on_time"], 1);
+    assert_eq!(after["counts"]["open"], 1);
+    assert_eq!(closure(&after), json!(0.5));
+    assert_eq!(after["limits"]["objective"]["value"], json!(1.0));
+    assert_eq!(after["limits"]["satisfaction"]["value"], Value::Null);
+    assert_eq!(after["score_kind"], "area_composite");
+    assert!(after["score"].as_f64().unwrap() > 0.0);
+
+    // The zone is read against its type's goals: attainment, gap, weighted score, grade.
+    let (status, zone) = w
+        .call(
+            "admin",
+            "GET",
+            "/api/v1/scorecards?scope=zone:market&from=2020-01-01&to=2035-12-31",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{zone}");
+    assert_eq!(zone["goal_source"], "zone_type");
+    assert_eq!(zone["score_kind"], "goal_attainment");
+    assert_eq!(
+        zone["counts"]["reported"], 1,
+        "only the case inside the zone"
+    );
+    let on_time = zone["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "on_time_closure_rate")
+        .unwrap();
+    assert_eq!(on_time["target"], json!(0.95));
+    assert_eq!(on_time["attainment"], json!(1.0));
+    assert!(zone["grade"].is_string());
+
+    // Rankings and trends.
+    let (status, ranking) = w
+        .call(
+            "operator",
+            "GET",
+            "/api/v1/scorecards/ranking?level=community&within=330102001000&from=2020-01-01&to=2035-12-31",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ranking}");
+    let items = ranking["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let reported: i64 = items.iter().map(|i| i["reported"].as_i64().unwrap()).sum();
+    assert_eq!(reported, 2);
+    assert_eq!(items[0]["rank"], 1);
+    let (status, trend) = w
+        .call(
+            "admin",
+            "GET",
+            "/api/v1/scorecards/trend?scope=city&from=2020-01-01&to=2035-12-31&bucket=month&indicator=closure_rate",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trend}");
+    let points = trend["points"].as_array().unwrap();
+    let total: i64 = points.iter().map(|p| p["reported"].as_i64().unwrap()).sum();
+    assert_eq!(total, 2);
+    assert!(
+        points
+            .iter()
+            .all(|p| p["start"].as_str().unwrap().ends_with("-01"))
+    );
+
+    // A handler reads their own department only.
+    let (status, own) = w.call("handler", "GET", street, None).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["department"], "street-office");
+    assert_eq!(own["score_kind"], "department_composite");
+    let (status, _) = w
+        .call(
+            "handler",
+            "GET",
+            &format!("{street}&department=other"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Scoped and validated.
+    for (who, uri, expected, field) in [
+        ("citizen", street.to_owned(), StatusCode::FORBIDDEN, None),
+        ("elsewhere", street.to_owned(), StatusCode::FORBIDDEN, None),
+        (
+            "operator",
+            "/api/v1/scorecards?scope=city".to_owned(),
+            StatusCode::FORBIDDEN,
+            None,
+        ),
+        ("nobody", street.to_owned(), StatusCode::UNAUTHORIZED, None),
+        (
+            "admin",
+            "/api/v1/scorecards?from=2026-02-30".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("from"),
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards?from=2026-03-02&to=2026-03-01".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("from"),
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards?scope=330102009000".to_owned(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards?scope=banana".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("scope"),
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards?scope=zone:nowhere".to_owned(),
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards?colour=red".to_owned(),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards/ranking?level=planet".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("level"),
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards/ranking?by=happiness".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("by"),
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards/trend?bucket=year".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("bucket"),
+        ),
+        (
+            "admin",
+            "/api/v1/scorecards/trend?indicator=happiness".to_owned(),
+            StatusCode::BAD_REQUEST,
+            Some("indicator"),
+        ),
+    ] {
+        let (status, body) = w.call(who, "GET", &uri, None).await;
+        assert_eq!(status, expected, "{who} {uri}: {body}");
+        if let Some(field) = field {
+            assert_eq!(body["error"]["field"], field, "{uri}: {body}");
+        }
+    }
 }

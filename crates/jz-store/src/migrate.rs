@@ -60,6 +60,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "sessions",
         sql: include_str!("../migrations/sqlite/0008_sessions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "evaluation",
+        sql: include_str!("../migrations/sqlite/0009_evaluation.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -103,6 +108,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "sessions",
         sql: include_str!("../migrations/postgres/0008_sessions.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "evaluation",
+        sql: include_str!("../migrations/postgres/0009_evaluation.sql"),
     },
 ];
 

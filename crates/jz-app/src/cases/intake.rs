@@ -342,6 +342,7 @@ impl Cases {
             community: community.code,
             street: street.code,
             district: district.code,
+            zones: located.zones.iter().map(|z| z.id.clone()).collect(),
         };
         if !actor.covers(&place.community) {
             return Err(CaseError::Forbidden(format!(
@@ -519,6 +520,9 @@ impl Cases {
         if outcome == Outcome::Created {
             change.statements.push(report(&decision.case.id));
             write_events(&mut change, None, &decision, actor, &context);
+            change
+                .statements
+                .extend(crate::evaluation::statements(None, &decision.case));
             desk.after_command(&decision.case, Some(at_us));
             desk.pending
                 .insert(decision.case.id.clone(), decision.case.clone());
@@ -759,6 +763,10 @@ impl Cases {
                 .expect_rows(1),
             );
         write_events(&mut change, Some(&current), &decision, actor, &context);
+        change.statements.extend(crate::evaluation::statements(
+            Some(&current),
+            &decision.case,
+        ));
         match self.store.write(change).await {
             Ok(_) => {}
             Err(StoreError::Conflict { .. }) => {

@@ -168,22 +168,17 @@ impl Cases {
         };
         let mut decision = case::decide(&current, command, actor, at_us, &rules)?;
         if let Command::Register { .. } = command {
-            let zones: Vec<String> = self
-                .city
-                .current()
-                .locate(
-                    current.place.lon,
-                    current.place.lat,
-                    jz_geo::datum::Datum::Wgs84,
-                )
-                .map(|located| located.zones.into_iter().map(|z| z.id).collect())
-                .unwrap_or_default();
+            let zones = current.place.zones.clone();
             intake::route_and_dispatch(&mut decision, &config, &zones, at_us)?;
         }
         let mut change =
             Change::new().statement(update_case(&decision.case, current.version, at_us));
         self.attach_photos(&mut change, case_id, &context.photos, actor);
         write_events(&mut change, Some(&current), &decision, actor, context);
+        change.statements.extend(crate::evaluation::statements(
+            Some(&current),
+            &decision.case,
+        ));
         let photo_statements = 1;
         match self.store.write(change).await {
             Ok(_) => {}

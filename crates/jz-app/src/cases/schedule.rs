@@ -60,6 +60,10 @@ impl Cases {
                 let mut change =
                     Change::new().statement(update_case(&decision.case, current.version, now_us));
                 write_events(&mut change, Some(&current), &decision, &system, &context);
+                change.statements.extend(crate::evaluation::statements(
+                    Some(&current),
+                    &decision.case,
+                ));
                 pending.push(self.store.write(change));
                 progressed = true;
             }

@@ -161,6 +161,24 @@ impl CityModel {
         self.grids.len()
     }
 
+    /// Every division of a level, by code.
+    pub fn divisions_at(&self, level: DivisionLevel) -> Vec<&DivisionEntry> {
+        let mut found: Vec<&DivisionEntry> = self
+            .divisions
+            .values()
+            .filter(|d| d.level == level)
+            .collect();
+        found.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+        found
+    }
+
+    /// The city division (the root of the tree), when a city is imported.
+    pub fn city(&self) -> Option<&DivisionEntry> {
+        self.divisions
+            .values()
+            .find(|d| d.level == DivisionLevel::City)
+    }
+
     pub fn division(&self, code: &DivisionCode) -> Option<&DivisionEntry> {
         self.divisions.get(code)
     }
