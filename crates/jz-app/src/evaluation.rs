@@ -557,3 +557,36 @@ async fn zone_extent(
     // A polygon zone counts the ~10,000 m² unit grids its area holds.
     Ok(((area_m2 / 10_000.0).round() as u64, area_m2 / 1e6))
 }
+
+/// How deep the case loop is now: open, overdue and suspended cases (from the counters, all
+/// days), and open cases per state (from the state index).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoopDepths {
+    pub open: i64,
+    pub overdue: i64,
+    pub suspended: i64,
+    pub by_state: Vec<(String, i64)>,
+}
+
+pub async fn loop_depths(store: &Store) -> Result<LoopDepths, StoreError> {
+    let row = sqlx::query(
+        "SELECT CAST(SUM(open) AS BIGINT), CAST(SUM(overdue_open) AS BIGINT), CAST(SUM(suspended) AS BIGINT) FROM eval_counter WHERE scope = 'city'",
+    )
+    .fetch_one(store.reader())
+    .await?;
+    let mut depths = LoopDepths {
+        open: row.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
+        overdue: row.try_get::<Option<i64>, _>(1)?.unwrap_or(0),
+        suspended: row.try_get::<Option<i64>, _>(2)?.unwrap_or(0),
+        by_state: Vec::new(),
+    };
+    for row in sqlx::query(
+        "SELECT state, COUNT(*) FROM case_file WHERE state IN ('reported', 'registered', 'dispatched', 'accepted', 'handling', 'handled', 'verified', 'suspended') GROUP BY state ORDER BY state",
+    )
+    .fetch_all(store.reader())
+    .await?
+    {
+        depths.by_state.push((row.try_get(0)?, row.try_get(1)?));
+    }
+    Ok(depths)
+}

@@ -12,6 +12,8 @@ pub mod error;
 mod evaluation;
 mod health;
 pub mod limit;
+mod live;
+pub mod metrics;
 mod open311;
 mod openapi;
 
@@ -42,6 +44,8 @@ pub struct AppState {
     pub sessions: std::sync::Arc<jz_app::cases::sessions::Sessions>,
     /// Scorecards, rankings and trends.
     pub evaluations: std::sync::Arc<jz_app::evaluation::Evaluations>,
+    /// Request counters and latencies for `/metrics`.
+    pub metrics: std::sync::Arc<metrics::Metrics>,
     /// Requests per minute per client address.
     pub limiter: std::sync::Arc<limit::IpLimiter>,
 }
@@ -61,6 +65,7 @@ impl AppState {
             keys: std::sync::Arc::default(),
             sessions: std::sync::Arc::default(),
             evaluations: std::sync::Arc::default(),
+            metrics: std::sync::Arc::default(),
             limiter: std::sync::Arc::new(limit::IpLimiter::from_env()),
         })
     }
@@ -69,6 +74,7 @@ impl AppState {
 /// The whole HTTP interface.
 pub fn router(state: AppState) -> Router {
     let limiter = state.limiter.clone();
+    let metrics = state.metrics.clone();
     Router::new()
         .nest(
             "/api/v1",
@@ -77,14 +83,20 @@ pub fn router(state: AppState) -> Router {
                 .merge(city::routes())
                 .merge(cases::routes())
                 .merge(access::routes())
-                .merge(evaluation::routes()),
+                .merge(evaluation::routes())
+                .merge(live::routes()),
         )
         .merge(open311::routes())
         .merge(console::routes())
+        .merge(metrics::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(limiter, limit::limit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -1898,6 +1898,14 @@ fn operations() -> Vec<Operation> {
             .query_errors()
             .errors(&[401, 403, 404])
             .errors(&STORE),
+        operation("get", "/live", "cases", "watchCases", "Committed case changes as they happen (Server-Sent Events)")
+            .description("Event `case` with data {id, state, kind, district, street, community, department, lon, lat, overdue, at} for every change the caller may see (territory; a handler's department); event `resync` when a slow reader missed changes. No personal data. Session cookies work (browsers' EventSource).")
+            .authenticated()
+            .response(200, json!({
+                "description": "An endless event stream.",
+                "content": { "text/event-stream": { "schema": { "type": "string" } } }
+            }))
+            .errors(&[401, 403]),
         operation("get", "/scorecards/trend", "evaluation", "getTrend", "One indicator of a scope per day, week or month")
             .authenticated()
             .query("scope", false, string(), "As for /scorecards.")

@@ -982,3 +982,114 @@ async fn scorecards_follow_the_loop_and_are_scoped() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_changes_stream_to_watchers_in_scope_and_metrics_count_them() {
+    let w = world().await;
+    let watch = |who: &str| {
+        let mut request = Request::builder().uri("/api/v1/live");
+        if let Some(token) = w.tokens.get(who) {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        w.app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let operator = watch("operator").await.unwrap();
+    assert_eq!(operator.status(), StatusCode::OK);
+    assert_eq!(
+        operator.headers()["content-type"],
+        "text/event-stream",
+        "an event stream"
+    );
+    let elsewhere = watch("elsewhere").await.unwrap();
+    assert_eq!(
+        watch("citizen").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        watch("nobody").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, intake) = w
+        .call(
+            "inspector",
+            "POST",
+            "/api/v1/reports",
+            Some(json!({
+                "description": "人行道上有暴露垃圾",
+                "category": "06010",
+                "location": { "lon": 120.005, "lat": 30.005 },
+                "reporter": { "phone": "13900000001" }
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{intake}");
+    let id = intake["case"]["id"].as_str().unwrap().to_owned();
+
+    // The operator's stream carries the new case (dispatched at intake), without personal data.
+    let mut body = operator.into_body();
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let frame = body.frame().await.unwrap().unwrap();
+        if let Some(data) = frame.data_ref() {
+            text.push_str(std::str::from_utf8(data).unwrap());
+        }
+    }
+    assert!(text.starts_with("event: case\n"), "{text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let event: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(event["id"], id.as_str());
+    assert_eq!(event["state"], "dispatched");
+    assert_eq!(event["kind"], "dispatched");
+    assert_eq!(event["street"], "330102001000");
+    assert!(!text.contains("13900000001"));
+
+    // Another street's operator sees nothing of it: their stream has no frame yet. A change in
+    // their own street would arrive; none is made, so the stream is still pending.
+    let mut other = elsewhere.into_body();
+    let pending = futures_util::FutureExt::now_or_never(other.frame());
+    assert!(pending.is_none(), "nothing for another street");
+
+    // Metrics: per-route counters and the loop's depths; not for citizens.
+    let metrics = |who: &'static str| {
+        let mut request = Request::builder().uri("/metrics");
+        if let Some(token) = w.tokens.get(who) {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        w.app.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let response = metrics("admin").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(
+            "jingzhi_http_requests_total{method=\"POST\",route=\"/api/v1/reports\",status=\"201\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("jingzhi_cases_open 1"), "{text}");
+    assert!(
+        text.contains("jingzhi_case_queue_depth{state=\"dispatched\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "jingzhi_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/reports\"} 1"
+    ));
+    assert_eq!(
+        metrics("citizen").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        metrics("nobody").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -27,7 +27,9 @@ const MODULES: &[(&str, &str)] = &[
     ("access", include_str!("../src/access.rs")),
     ("cases", include_str!("../src/cases.rs")),
     ("city", include_str!("../src/city.rs")),
+    ("evaluation", include_str!("../src/evaluation.rs")),
     ("health", include_str!("../src/health.rs")),
+    ("live", include_str!("../src/live.rs")),
     ("openapi", include_str!("../src/openapi.rs")),
 ];
 
@@ -1840,6 +1842,38 @@ async fn live_answers_fit_the_document() {
         .await;
     api.get("/api/v1/session", Some(&wang_token), S::UNAUTHORIZED)
         .await;
+
+    // Evaluation and the live stream (an endless stream is checked by its refusals only).
+    api.get(
+        "/api/v1/scorecards?from=2020-01-01&to=2035-12-31",
+        admin,
+        S::OK,
+    )
+    .await;
+    api.get("/api/v1/scorecards?scope=zone:nowhere", admin, S::NOT_FOUND)
+        .await;
+    api.get("/api/v1/scorecards?from=yesterday", admin, S::BAD_REQUEST)
+        .await;
+    api.get("/api/v1/scorecards", None, S::UNAUTHORIZED).await;
+    api.get("/api/v1/scorecards/ranking?level=street", admin, S::OK)
+        .await;
+    api.get("/api/v1/scorecards/ranking?level=department", admin, S::OK)
+        .await;
+    api.get(
+        "/api/v1/scorecards/ranking?level=planet",
+        admin,
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.get("/api/v1/scorecards/trend?bucket=week", admin, S::OK)
+        .await;
+    api.get(
+        "/api/v1/scorecards/trend?bucket=year",
+        admin,
+        S::BAD_REQUEST,
+    )
+    .await;
+    api.get("/api/v1/live", None, S::UNAUTHORIZED).await;
 
     // Every documented operation was called.
     let called = api.called.lock().unwrap().clone();

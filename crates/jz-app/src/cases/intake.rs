@@ -559,6 +559,9 @@ impl Cases {
                 }
             }
         }
+        if committed.is_ok() {
+            self.announce(&decision);
+        }
         let result = match committed {
             Ok(_) => Ok(IntakeResult {
                 outcome,
@@ -780,6 +783,7 @@ impl Cases {
             }
             Err(e) => return Err(e.into()),
         }
+        self.announce(&decision);
         self.sync_desk(&decision.case).await?;
         Ok(decision.case)
     }

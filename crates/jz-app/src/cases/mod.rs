@@ -94,6 +94,48 @@ pub struct Cases {
     pub city: Arc<SharedCity>,
     pub config: Arc<SharedConfig>,
     desk: tokio::sync::Mutex<intake::Desk>,
+    /// Committed case changes, for live views (the console's event stream).
+    live: tokio::sync::broadcast::Sender<LiveEvent>,
+}
+
+/// A committed case change as live views see it (no personal data).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LiveEvent {
+    pub id: String,
+    pub state: String,
+    /// The last event of the change: `reported`, `dispatched`, `escalated`, `closed`, …
+    pub kind: String,
+    pub district: String,
+    pub street: String,
+    pub community: String,
+    pub department: Option<String>,
+    pub lon: f64,
+    pub lat: f64,
+    pub overdue: bool,
+    /// When the change was decided (µs since the epoch).
+    pub at: i64,
+}
+
+impl LiveEvent {
+    fn of(decision: &Decision) -> LiveEvent {
+        let case = &decision.case;
+        LiveEvent {
+            id: case.id.clone(),
+            state: case.state.as_str().to_owned(),
+            kind: decision
+                .events
+                .last()
+                .map_or_else(|| "changed".to_owned(), |e| e.kind.clone()),
+            district: case.place.district.as_str().to_owned(),
+            street: case.place.street.as_str().to_owned(),
+            community: case.place.community.as_str().to_owned(),
+            department: case.department.clone(),
+            lon: case.place.lon,
+            lat: case.place.lat,
+            overdue: case.clock.as_ref().is_some_and(|c| c.overdue),
+            at: decision.events.last().map_or(0, |e| e.at_us),
+        }
+    }
 }
 
 /// The time now, in microseconds since the epoch (adapters pass it in; tests pass a manual clock).
@@ -122,7 +164,19 @@ impl Cases {
             city,
             config,
             desk: tokio::sync::Mutex::new(desk),
+            live: tokio::sync::broadcast::channel(1024).0,
         })
+    }
+
+    /// Live case changes from now on (a slow reader skips what it missed, and is told how many).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
+    }
+
+    /// Tells live views about a committed decision.
+    pub(crate) fn announce(&self, decision: &Decision) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.live.send(LiveEvent::of(decision));
     }
 
     /// Issues a command on a case decided at `expected_version`.
@@ -206,6 +260,7 @@ impl Cases {
             }
             Err(e) => return Err(e.into()),
         }
+        self.announce(&decision);
         self.sync_desk(&decision.case).await?;
         Ok(decision.case)
     }

@@ -64,12 +64,12 @@ impl Cases {
                     Some(&current),
                     &decision.case,
                 ));
-                pending.push(self.store.write(change));
+                pending.push((self.store.write(change), decision));
                 progressed = true;
             }
-            for write in pending {
+            for (write, decision) in pending {
                 match write.await {
-                    Ok(_) => {}
+                    Ok(_) => self.announce(&decision),
                     Err(StoreError::Conflict { .. }) => pass.skipped += 1,
                     Err(e) => return Err(e.into()),
                 }

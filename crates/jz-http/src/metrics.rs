@@ -1,0 +1,183 @@
+//! `/metrics` in the Prometheus text format: requests and latencies per route, and the case
+//! loop's depths (open, overdue, suspended and per-queue counts).
+//!
+//! Readable from loopback (a local Prometheus or node agent) or by city-level staff with a
+//! token; anyone else gets 403 — the figures are aggregates but still the city's business.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jz_domain::access::Role;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorCode};
+
+/// Latency bucket bounds, in seconds.
+const BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Debug, Default)]
+struct Route {
+    /// Requests by status code.
+    statuses: BTreeMap<u16, u64>,
+    /// Cumulative counts per bucket bound, then the sum of seconds and the count.
+    buckets: [u64; BUCKETS.len()],
+    seconds: f64,
+    count: u64,
+}
+
+/// Request counters, kept per method and matched route (never per raw path, so the label set
+/// stays bounded).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    routes: Mutex<BTreeMap<(String, String), Route>>,
+}
+
+impl Metrics {
+    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut routes = self.routes.lock().expect("not poisoned");
+        let entry = routes
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default();
+        *entry.statuses.entry(status).or_default() += 1;
+        for (bound, slot) in BUCKETS.iter().zip(entry.buckets.iter_mut()) {
+            if seconds <= *bound {
+                *slot += 1;
+            }
+        }
+        entry.seconds += seconds;
+        entry.count += 1;
+    }
+}
+
+/// Middleware: counts every request by route and status, and times it.
+pub async fn track(
+    State(metrics): State<std::sync::Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+async fn metrics(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    let loopback = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    if !loopback {
+        let caller = <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await?;
+        if !matches!(
+            caller.actor.role,
+            Role::Admin | Role::Auditor | Role::CityOperator
+        ) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "metrics are for loopback scrapers and city-level staff",
+            ));
+        }
+    }
+    let mut out = String::new();
+    out.push_str("# HELP jingzhi_http_requests_total HTTP requests by method, route and status.\n");
+    out.push_str("# TYPE jingzhi_http_requests_total counter\n");
+    let mut latency = String::new();
+    latency.push_str(
+        "# HELP jingzhi_http_request_duration_seconds Time to answer, by method and route.\n",
+    );
+    latency.push_str("# TYPE jingzhi_http_request_duration_seconds histogram\n");
+    {
+        let routes = state.metrics.routes.lock().expect("not poisoned");
+        for ((method, route), entry) in routes.iter() {
+            let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
+            for (status, count) in &entry.statuses {
+                let _ = writeln!(
+                    out,
+                    "jingzhi_http_requests_total{{{labels},status=\"{status}\"}} {count}"
+                );
+            }
+            for (bound, count) in BUCKETS.iter().zip(entry.buckets.iter()) {
+                let _ = writeln!(
+                    latency,
+                    "jingzhi_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                latency,
+                "jingzhi_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}\n\
+                 jingzhi_http_request_duration_seconds_sum{{{labels}}} {}\n\
+                 jingzhi_http_request_duration_seconds_count{{{labels}}} {}",
+                entry.count, entry.seconds, entry.count
+            );
+        }
+    }
+    out.push_str(&latency);
+    // Case loop depths.
+    let depths = jz_app::evaluation::loop_depths(&state.store).await?;
+    let gauges = [
+        ("jingzhi_cases_open", "Cases open now.", depths.open),
+        (
+            "jingzhi_cases_overdue",
+            "Open cases whose running stage is overdue.",
+            depths.overdue,
+        ),
+        (
+            "jingzhi_cases_suspended",
+            "Cases suspended (挂账).",
+            depths.suspended,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    out.push_str("# HELP jingzhi_case_queue_depth Open cases by state (to register, to dispatch, to handle, to verify, to close).\n");
+    out.push_str("# TYPE jingzhi_case_queue_depth gauge\n");
+    for (state_name, count) in depths.by_state {
+        let _ = writeln!(
+            out,
+            "jingzhi_case_queue_depth{{state=\"{state_name}\"}} {count}"
+        );
+    }
+    let mut response = out.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
