@@ -2,7 +2,7 @@
 //! batch), and GeoJSON layers per level simplified for the map's zoom.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use jz_app::city::{LocateError, Located, export, store};
 use jz_domain::division::{DivisionCode, DivisionLevel, GridCode};
@@ -26,6 +26,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/zone-types", get(zone_types))
         .route("/zones", get(zones))
         .route("/zones/{id}", get(zone))
+        .route("/zones/{id}/goals", put(set_zone_goals))
+        .route("/zone-types/{code}/goals", put(set_zone_type_goals))
         .route("/goal-history", get(goal_history))
 }
 
@@ -80,6 +82,76 @@ async fn zone(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no zone {id}")))
+}
+
+/// A goal cluster edit: the targets (weights summing to 1), or `null` to drop a zone's override,
+/// with the version the editor read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoalsBody {
+    targets: Option<Vec<jz_app::zones::TargetView>>,
+    version: Option<i64>,
+}
+
+/// Who may set goals.
+const GOAL_SETTERS: &[jz_domain::access::Role] = &[
+    jz_domain::access::Role::CityOperator,
+    jz_domain::access::Role::Admin,
+];
+
+fn zone_error(e: jz_app::zones::ZoneError) -> ApiError {
+    use jz_app::zones::ZoneError as Z;
+    match e {
+        Z::InvalidGoals(_) => ApiError::new(ErrorCode::InvalidBody, e.to_string()).field("targets"),
+        Z::UnknownZone(_) | Z::UnknownZoneType(_) => {
+            ApiError::new(ErrorCode::NotFound, e.to_string())
+        }
+        Z::Stale { .. } => ApiError::new(ErrorCode::StaleVersion, e.to_string()).field("version"),
+        Z::Store(e) => e.into(),
+        other => ApiError::new(ErrorCode::InvalidBody, other.to_string()),
+    }
+}
+
+fn setter(caller: &crate::auth::Caller) -> Result<jz_app::city::Actor, ApiError> {
+    caller.require(GOAL_SETTERS, "set goals")?;
+    Ok(jz_app::city::Actor {
+        actor: caller.actor.id.clone(),
+        origin: caller.origin.clone(),
+        at_us: jz_app::cases::now_us(),
+    })
+}
+
+async fn set_zone_goals(
+    State(state): State<AppState>,
+    caller: crate::auth::Caller,
+    Path(id): Path<String>,
+    crate::error::JsonBody(body): crate::error::JsonBody<GoalsBody>,
+) -> Result<Json<jz_app::zones::ZoneView>, ApiError> {
+    let actor = setter(&caller)?;
+    jz_app::zones::set_zone_goals(&state.store, &id, body.targets, body.version, &actor)
+        .await
+        .map(Json)
+        .map_err(zone_error)
+}
+
+async fn set_zone_type_goals(
+    State(state): State<AppState>,
+    caller: crate::auth::Caller,
+    Path(code): Path<String>,
+    crate::error::JsonBody(body): crate::error::JsonBody<GoalsBody>,
+) -> Result<Json<jz_app::zones::ZoneTypeView>, ApiError> {
+    let actor = setter(&caller)?;
+    let Some(targets) = body.targets else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidBody,
+            "targets: a zone type needs a goal cluster",
+        )
+        .field("targets"));
+    };
+    jz_app::zones::set_zone_type_goals(&state.store, &code, targets, body.version, &actor)
+        .await
+        .map(Json)
+        .map_err(zone_error)
 }
 
 #[derive(Debug, Deserialize)]

@@ -1931,6 +1931,32 @@ fn operations() -> Vec<Operation> {
             .answers(200, "The zone.", schema_ref("Zone"))
             .errors(&[404])
             .errors(&STORE),
+        operation("put", "/zones/{id}/goals", "city", "setZoneGoals", "Set or drop a zone's own goal cluster (city operators, admins)")
+            .authenticated()
+            .path_param("id", string(), "A zone id.")
+            .json_body(
+                closed(object_with(json!({
+                    "targets": nullable(array(schema_ref("GoalTarget"))),
+                    "version": described(int64(), "The zone version the editor read; a stale one is refused with 409.")
+                }), &["targets"])),
+                "The targets (weights sum to 1, each within its indicator's range), or null to read the type's goals again.",
+            )
+            .answers(200, "The zone with its new goals.", schema_ref("Zone"))
+            .errors(&[400, 401, 403, 404, 409])
+            .errors(&STORE),
+        operation("put", "/zone-types/{code}/goals", "city", "setZoneTypeGoals", "Set a zone type's goal cluster (city operators, admins)")
+            .authenticated()
+            .path_param("code", string(), "A zone type code.")
+            .json_body(
+                closed(object_with(json!({
+                    "targets": array(schema_ref("GoalTarget")),
+                    "version": described(int64(), "The version the editor read.")
+                }), &["targets"])),
+                "The targets; every problem is named in the answer.",
+            )
+            .answers(200, "The zone type with its new goals.", schema_ref("ZoneType"))
+            .errors(&[400, 401, 403, 404, 409])
+            .errors(&STORE),
         operation("get", "/goal-history", "city", "getGoalHistory", "Who changed a goal cluster when")
             .query("subject", true, json!({ "type": "string", "pattern": "^zone(_type)?:", "examples": ["zone_type:residential"] }), "`zone_type:CODE` or `zone:ID`.")
             .answers(200, "The audit entries, oldest first.", array(schema_ref("GoalHistoryEntry")))

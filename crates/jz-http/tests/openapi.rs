@@ -1042,6 +1042,59 @@ async fn live_answers_fit_the_document() {
         .await;
     assert!(!history.as_array().unwrap().is_empty(), "{history}");
     api.get("/api/v1/goal-history", None, S::BAD_REQUEST).await;
+    // Goal editing: validated, versioned, refused to other roles.
+    let goals = json!({ "targets": [
+        { "indicator": "on_time_closure_rate", "weight": 0.6, "target": 0.95 },
+        { "indicator": "satisfaction_rate", "weight": 0.4, "target": 0.9 }
+    ] });
+    api.call(
+        "put",
+        &format!("/api/v1/zone-types/{zone_type}/goals"),
+        admin,
+        Payload::Json(goals.clone()),
+        S::OK,
+    )
+    .await;
+    let invalid = api
+        .call(
+            "put",
+            &format!("/api/v1/zone-types/{zone_type}/goals"),
+            admin,
+            Payload::Json(json!({ "targets": [
+                { "indicator": "on_time_closure_rate", "weight": 0.6, "target": 1.5 }
+            ] })),
+            S::BAD_REQUEST,
+        )
+        .await;
+    let message = invalid["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("targets[0]") && message.contains("sum"),
+        "{message}"
+    );
+    api.call(
+        "put",
+        &format!("/api/v1/zone-types/{zone_type}/goals"),
+        admin,
+        Payload::Json(json!({ "targets": goals["targets"], "version": 1 })),
+        S::CONFLICT,
+    )
+    .await;
+    api.call(
+        "put",
+        &format!("/api/v1/zone-types/{zone_type}/goals"),
+        dispatcher,
+        Payload::Json(goals.clone()),
+        S::FORBIDDEN,
+    )
+    .await;
+    api.call(
+        "put",
+        "/api/v1/zones/nowhere/goals",
+        admin,
+        Payload::Json(json!({ "targets": null })),
+        S::NOT_FOUND,
+    )
+    .await;
 
     // The rules: a department, a handler in it, a rule added and removed, the calendar.
     let categories = api.get("/api/v1/categories", None, S::OK).await;
