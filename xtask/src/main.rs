@@ -1,10 +1,11 @@
-//! Project automation: `cargo xtask ci` (the README's test command) and `cargo xtask services`.
+//! Project automation: `cargo xtask ci` (the README's test command), `cargo xtask services` and
+//! `cargo xtask browser` (the web console in headless Chromium).
 //!
 //! `services` makes the services the tests need available on loopback — PostgreSQL with PostGIS
 //! on 127.0.0.1:54329 and Mosquitto on 127.0.0.1:18830 — installing Debian packages when they
 //! are missing and starting them, and doing nothing when they already run. `ci` starts the
 //! services, then runs the format check, clippy with `-D warnings`, and the whole test suite
-//! (tidy tests included) on both engines.
+//! (tidy tests included) on both engines, then the browser tests.
 
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -25,13 +26,14 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("fuzz-api") => fuzz_api(args.get(1).map(String::as_str)),
+        Some("browser") => browser(),
         Some("services") => match args.get(1).map(String::as_str) {
             None | Some("start") => services(),
             Some("stop") => stop_services(),
             Some(other) => Err(format!("unknown services action `{other}`; use start or stop")),
         },
         _ => Err(
-            "usage: cargo xtask <ci | services [start|stop]>\n  ci        start test services, then fmt check, clippy -D warnings, all tests\n  fuzz-api [SECONDS]  run the schemathesis fuzzer (PyPI) against a live server's OpenAPI document\n  services  make PostgreSQL+PostGIS (127.0.0.1:54329) and Mosquitto (127.0.0.1:18830) available".into(),
+            "usage: cargo xtask <ci | services [start|stop]>\n  ci        start test services, then fmt check, clippy -D warnings, all tests\n  browser   the web console's tests in headless Chromium (Debian's package) against a live server\n  fuzz-api [SECONDS]  run the schemathesis fuzzer (PyPI) against a live server's OpenAPI document\n  services  make PostgreSQL+PostGIS (127.0.0.1:54329) and Mosquitto (127.0.0.1:18830) available".into(),
         ),
     };
     match outcome {
@@ -70,6 +72,7 @@ fn ci() -> Result<()> {
         test.env("JINGZHI_TEST_MQTT_ADDR", MQTT_ADDR);
     }
     run(&mut test)?;
+    browser()?;
     eprintln!(
         "xtask: ci passed in {:.0} s",
         started.elapsed().as_secs_f64()
@@ -440,4 +443,125 @@ fn fuzz_api(seconds: Option<&str>) -> Result<()> {
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&data);
     outcome
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// A CJK font, so that screenshots show Chinese text instead of empty boxes.
+const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
+
+/// `cargo xtask browser`: the web console driven through Debian's headless Chromium by the Node
+/// tests in `tests/browser` (playwright-core), against a debug server on a fresh database holding
+/// the small test city of `tests/browser/fixtures`. Screenshots and the server's log go to
+/// `target/browser-artifacts`. Installs Chromium (and a CJK font) from Debian and the tests'
+/// npm packages when they are missing.
+fn browser() -> Result<()> {
+    let started = Instant::now();
+    let root = workspace_root();
+    let tests = root.join("tests/browser");
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push("chromium");
+    }
+    if !Path::new(CJK_FONT).exists() {
+        missing.push("fonts-wqy-microhei");
+    }
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+    }
+    if !tests.join("node_modules").exists() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&tests))?;
+    }
+    run(Command::new("cargo")
+        .args(["build", "-p", "jingzhi"])
+        .current_dir(&root))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let binary = target.join("debug/jingzhi");
+    let data = target.join("browser-data");
+    let artifacts = target.join("browser-artifacts");
+    for dir in [&data, &artifacts] {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let jingzhi = |args: &[&str]| {
+        let mut command = Command::new(&binary);
+        command.arg("--data").arg(&data).args(args);
+        command
+    };
+    let fixtures = tests.join("fixtures");
+    run(jingzhi(&["import", "divisions"])
+        .arg(fixtures.join("city.geojson"))
+        .arg(fixtures.join("codes.csv")))?;
+    let added = output(&mut jingzhi(&[
+        "users",
+        "add",
+        "--name",
+        "browser-admin",
+        "--role",
+        "admin",
+    ]))?;
+    let token = added
+        .lines()
+        .find_map(|line| line.split("API token (shown only now): ").nth(1))
+        .ok_or("could not read the administrator's token from `jingzhi users add`")?
+        .trim()
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = artifacts.join("server.log");
+    let log_file =
+        std::fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let stderr = log_file
+        .try_clone()
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let mut server = jingzhi(&["serve", "--listen", &listen])
+        .env("JINGZHI_RATE_LIMIT", "0")
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start jingzhi serve: {e}"))?;
+    let node = |args: &[&str]| {
+        let mut command = Command::new("node");
+        command
+            .args(args)
+            .current_dir(&tests)
+            .env("JZ_BASE_URL", format!("http://{listen}"))
+            .env("JZ_ADMIN_TOKEN", &token)
+            .env("JZ_ARTIFACTS", &artifacts)
+            .env("CHROMIUM", CHROMIUM);
+        command
+    };
+    let outcome = wait_listening("jingzhi", port, &log, Some(&mut server))
+        .and_then(|()| run(&mut node(&["seed.js"])))
+        .and_then(|()| {
+            run(&mut node(&[
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "tests/",
+            ]))
+        });
+    let _ = server.kill();
+    let _ = server.wait();
+    outcome.map_err(|e| {
+        format!(
+            "{e}\nscreenshots and the server's log are in {}",
+            artifacts.display()
+        )
+    })?;
+    eprintln!(
+        "xtask: browser tests passed in {:.0} s; screenshots in {}",
+        started.elapsed().as_secs_f64(),
+        artifacts.display()
+    );
+    Ok(())
 }

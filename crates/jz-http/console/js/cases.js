@@ -59,7 +59,7 @@ async function renderList(main, params) {
     h('label', t('filter_category'), h('select', { name: 'category' }, h('option', { value: '' }, t('filter_any')),
       categories.filter((c) => c.active !== false).map((c) => h('option', { value: c.code, selected: c.code === filters.category }, `${c.code} ${c.name}`)))),
     h('label', t('filter_channel'), h('select', { name: 'channel' }, h('option', { value: '' }, t('filter_any')),
-      CHANNELS.map((c) => h('option', { value: c, selected: c === filters.channel }, c)))),
+      CHANNELS.map((c) => h('option', { value: c, selected: c === filters.channel }, t(`channel_${c}`))))),
     h('label', t('filter_division'), h('input', { name: 'division', value: filters.division, size: 13, pattern: '[0-9]{12}' })),
     h('label.check', h('input', { type: 'checkbox', name: 'overdue', value: 'true', checked: filters.overdue === 'true' }), t('queue_overdue')),
     h('button', { type: 'submit' }, t('filter_apply')),
@@ -242,8 +242,8 @@ async function paintCase(page, detail, reload, mapHandle) {
     row(t('col_department'), h('span#case-department', departmentName(c.department))),
     row(t('col_place'), h('span.mono', c.place.grid)),
     row(t('case_level'), t(`level_${c.level}`)),
-    row(t('case_urgency'), c.urgency),
-    row(t('case_channel'), c.channel),
+    row(t('case_urgency'), tOr(`urgency_${c.urgency}`, c.urgency)),
+    row(t('case_channel'), tOr(`channel_${c.channel}`, c.channel)),
     row(t('case_deadline'), c.clock ? h('span', when(c.clock.deadline_at_us), ' ', lightBadge(c.light)) : '—'),
     row(t('case_reporters'), String(c.reporters)),
     row(t('case_counters'), `${c.reworks} / ${c.returns} / ${c.reopens} / ${c.postponements}`),
@@ -269,7 +269,7 @@ async function paintCase(page, detail, reload, mapHandle) {
     }
   };
   if (offered.length === 0) {
-    actions.append(h('p.muted', t('case_no_actions')));
+    actions.append(h('p.muted', t('case_no_actions')), error);
   } else {
     actions.append(
       h(
@@ -327,7 +327,7 @@ async function paintCase(page, detail, reload, mapHandle) {
           ? h('div.photos#case-photos', photos.map((p) => h('a', { href: `/api/v1/photos/${p}`, target: '_blank' }, h('img', { src: `/api/v1/photos/${p}`, alt: p, loading: 'lazy' }))))
           : h('p.muted#case-photos', t('none')),
         h('h2', t('case_reports')),
-        h('ul.reports', detail.reports.map((r) => h('li', h('span.when', when(r.reported_at_us)), ` ${r.channel} · `, r.description, r.address ? h('div.muted', r.address) : null))),
+        h('ul.reports', detail.reports.map((r) => h('li', h('span.when', when(r.reported_at_us)), ` ${tOr(`channel_${r.channel}`, r.channel)} · `, r.description, r.address ? h('div.muted', r.address) : null))),
       ),
     ),
   );

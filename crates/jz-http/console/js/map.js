@@ -279,7 +279,8 @@ class MapView {
       return SCORE_COLORS[Math.min(4, Math.floor(value / 20))];
     }
     if (value === 0) return COLORS[0];
-    return COLORS[Math.min(4, 1 + Math.floor(((value - 1) / max) * 4))];
+    const index = countBounds(max).findIndex((bound) => value <= bound);
+    return COLORS[index < 0 ? 4 : index + 1];
   }
 
   // Names of the shown subdivisions as HTML labels (no glyphs needed); grids are too many.
@@ -383,8 +384,8 @@ class MapView {
       this.selectedGrid ? this.gridPanel() : null,
       h('label.inline', t('map_metric'), metric),
       this.legend(),
-      this.selectedGrid ? null : h('h3', `${t('map_children')} · ${t(`level_${this.childLevel || 'grid'}`)}`),
-      this.selectedGrid ? null : h('ul.children#map-children', children),
+      h('h3', `${t('map_children')} · ${t(`level_${this.childLevel || 'grid'}`)}`),
+      h('ul.children#map-children', children),
     );
   }
 
@@ -400,15 +401,21 @@ class MapView {
   }
 
   legend() {
-    const colors = this.metric === 'score' ? SCORE_COLORS : COLORS;
-    const max = this.scale?.max ?? 1;
-    const steps = this.metric === 'score'
-      ? ['0–20', '20–40', '40–60', '60–80', '80–100']
-      : ['0', ...[1, 2, 3, 4].map((i) => `≤ ${num(Math.ceil((max * i) / 4), 0)}`)];
+    let classes;
+    if (this.metric === 'score') {
+      classes = SCORE_COLORS.map((color, i) => [color, `${i * 20}–${(i + 1) * 20}`]);
+    } else {
+      // One entry per distinct upper bound, in the colour `colorOf` gives values up to it.
+      const bounds = countBounds(this.scale?.max ?? 1);
+      classes = [[COLORS[0], '0']];
+      bounds.forEach((bound, i) => {
+        if (bounds.indexOf(bound) === i) classes.push([COLORS[i + 1], `≤ ${num(bound, 0)}`]);
+      });
+    }
     return h(
       'section.legend#map-legend',
       h('h3', t('map_legend')),
-      h('ul', colors.map((color, i) => h('li', h('span.swatch', { style: { background: color } }), steps[i]))),
+      h('ul', classes.map(([color, label]) => h('li', h('span.swatch', { style: { background: color } }), label))),
       h('ul',
         h('li', h('span.swatch', { style: { background: NO_DATA } }), t('legend_no_data')),
         h('li', h('span.swatch.official'), t('legend_official')),
@@ -417,6 +424,11 @@ class MapView {
       ),
     );
   }
+}
+
+// The upper bounds of the four count classes above zero, for counts up to `max`.
+function countBounds(max) {
+  return [1, 2, 3, 4].map((i) => Math.max(1, Math.ceil((max * i) / 4)));
 }
 
 function territoryPrefix(code) {
