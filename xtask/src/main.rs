@@ -496,6 +496,18 @@ fn browser() -> Result<()> {
     run(jingzhi(&["import", "divisions"])
         .arg(fixtures.join("city.geojson"))
         .arg(fixtures.join("codes.csv")))?;
+    // A zone over the 湖滨 street, so that scorecards read a goal cluster (commercial district's).
+    run(jingzhi(&[
+        "zones",
+        "create",
+        "hubin-commercial",
+        "--name",
+        "湖滨商圈",
+        "--type",
+        "commercial_district",
+        "--geojson",
+    ])
+    .arg(fixtures.join("zone.geojson")))?;
     let added = output(&mut jingzhi(&[
         "users",
         "add",

@@ -96,6 +96,6 @@ export async function mapIdle(page, selector = '#map') {
   await page.locator(`${selector}[data-idle="true"]`).waitFor();
 }
 
-export async function screenshot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
+export async function screenshot(page, name, { fullPage = false } = {}) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage });
 }

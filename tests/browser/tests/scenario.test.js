@@ -32,7 +32,7 @@ async function closedCount() {
   await page.locator('#scorecard[data-loaded="true"]').waitFor();
   const error = page.locator('#score-error');
   if (await error.count()) assert.fail(`the scorecard failed: ${await error.textContent()}`);
-  const cell = page.locator('#score-counts tr[data-count="closed"] td.value');
+  const cell = page.locator('#score-counts [data-count="closed"] .value');
   return Number(await cell.textContent());
 }
 
@@ -64,7 +64,7 @@ test('a street operator logs in and sees the case waiting for dispatch', async (
   assert.match(await row.textContent(), /井盖松动/);
   await screenshot(page, '01-operator-queue');
   assert.ok(Number.isFinite((closedBefore = await closedCount())), 'the scorecard shows a closed count');
-  await screenshot(page, '02-scorecard-before');
+  await screenshot(page, '02-scorecard-before', { fullPage: true });
   assertNoProblems();
 });
 
@@ -156,6 +156,6 @@ test('the operator closes the case and the scorecard counts it', async () => {
   await screenshot(page, '11-closed');
   const closedAfter = await closedCount();
   assert.equal(closedAfter, closedBefore + 1, `closed before ${closedBefore}, after ${closedAfter}`);
-  await screenshot(page, '12-scorecard-after');
+  await screenshot(page, '12-scorecard-after', { fullPage: true });
   assertNoProblems();
 });

@@ -50,6 +50,9 @@ export function isOperator(role = session.user?.role) {
 }
 
 let cleanup = null;
+// Each navigation renders into a fresh root; a render overtaken by a later navigation is undone
+// as soon as it finishes (its map removed, its live listener dropped).
+let routeToken = 0;
 
 function parseHash() {
   const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
@@ -63,6 +66,7 @@ export function navigate(hash) {
 }
 
 async function route() {
+  const token = ++routeToken;
   if (cleanup) {
     cleanup();
     cleanup = null;
@@ -81,15 +85,21 @@ async function route() {
   renderHeader(view);
   clear(main, h('p.muted', t('loading')));
   const module = await VIEWS[view]();
-  // A later navigation may have happened while the module loaded.
-  if (parseHash().view !== view && session.views.includes(parseHash().view)) return;
-  clear(main);
+  if (token !== routeToken) return;
+  const root = h('div.view-root');
+  clear(main, root);
   main.dataset.view = view;
+  let done = null;
   try {
-    cleanup = (await module.render(main, { rest, params })) || null;
+    done = (await module.render(root, { rest, params })) || null;
   } catch (error) {
-    showError(error);
+    if (token === routeToken) showError(error);
   }
+  if (token !== routeToken) {
+    done?.();
+    return;
+  }
+  cleanup = done;
 }
 
 export function showError(error) {
@@ -121,7 +131,7 @@ function renderHeader(active) {
     h('span.brand', h('b', t('app_name')), h('small', t('app_subtitle'))),
     nav,
     h('span.spacer'),
-    user ? h('span.live-state#live-state', { title: 'SSE' }, t('live_disconnected')) : null,
+    user && live.WATCHERS.includes(user.role) ? h('span.live-state#live-state', { title: 'SSE' }, t('live_disconnected')) : null,
     who,
     h('button.link#lang', { type: 'button', on: { click: switchLanguage } }, t('language_switch')),
     user ? h('button.link#logout', { type: 'button', on: { click: logout } }, t('logout')) : null,
@@ -185,7 +195,7 @@ async function signedIn(answer) {
   session.user = user;
   session.views = ROLE_VIEWS[user.role] || ['map'];
   session.queues = ROLE_QUEUES[user.role] || [];
-  live.start();
+  if (live.WATCHERS.includes(user.role)) live.start();
   route();
 }
 

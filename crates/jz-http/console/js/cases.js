@@ -209,7 +209,7 @@ async function renderCase(main, id) {
   }
   let timer = null;
   const stop = live.onCase((event) => {
-    if (event.id !== id) return;
+    if (!event.resync && event.id !== id) return;
     clearTimeout(timer);
     timer = setTimeout(async () => {
       const version = Number(page.dataset.version);

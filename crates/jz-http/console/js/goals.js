@@ -98,8 +98,13 @@ export async function render(main, { params }) {
           const { targets, found } = check();
           if (found.length) return;
           try {
-            await put(subject.path, { version: subject.version, goals: targets });
+            const saved = await put(subject.path, { version: subject.version, targets });
+            subject.version = saved.version;
+            subject.goals = saved.goals || saved.goals_override || saved.effective_goals || targets;
             toast(t('goals_saved'), 'success');
+            check();
+            status.append(h('p.goal-ok#goal-saved', t('goals_saved')));
+            showHistory();
           } catch (error) {
             toast(t('goals_save_failed', { message: error.message }), 'error');
             status.append(h('p.error#goal-save-error', { role: 'alert' }, t('goals_save_failed', { message: error.message })));

@@ -5,6 +5,9 @@
 import { t } from './i18n.js';
 import { toast } from './ui.js';
 
+// The roles the server streams to (citizens and volunteers follow their own reports instead).
+export const WATCHERS = ['city_operator', 'district_operator', 'street_operator', 'dispatcher', 'handler', 'inspector', 'hotline_operator', 'community_worker', 'auditor', 'admin'];
+
 let source = null;
 let connected = false;
 
@@ -22,6 +25,10 @@ export function start() {
     }
     if (event.kind === 'escalated') toast(t('live_escalated', { id: event.id }), 'warning');
     window.dispatchEvent(new CustomEvent('jz:case', { detail: event }));
+  });
+  // The server dropped events for this subscriber (it fell behind): views reload what they show.
+  source.addEventListener('resync', () => {
+    window.dispatchEvent(new CustomEvent('jz:case', { detail: { resync: true } }));
   });
 }
 

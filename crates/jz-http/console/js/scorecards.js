@@ -138,24 +138,30 @@ export async function render(main, { params }) {
       ),
       h('h3', t('scores_counts')),
       h(
-        'table.data#score-counts',
-        h('tbody', counts.map(([key, value]) => h('tr', { dataset: { count: key } }, h('td', tOr(`count_${key}`, key)), h('td.value', String(value))))),
+        'div.counts#score-counts',
+        counts.map(([key, value]) => h('div.count', { dataset: { count: key } }, h('span.label', tOr(`count_${key}`, key)), h('span.value', String(value)))),
       ),
     );
-    const goals = (sc.indicators || []).filter((i) => i.target !== null && i.target !== undefined);
+    // Indicators against goals: the ratio indicators' values as bars, their targets as marks.
+    const ratios = (sc.indicators || []).filter((i) => indicators.find((k) => k.code === i.code)?.unit === 'ratio');
+    const percent = (v) => (v === null || v === undefined ? null : Math.round(v * 1000) / 10);
     chart(attainmentChart).setOption({
-      title: { text: t('col_attainment'), left: 'center', textStyle: { fontSize: 13 } },
-      grid: { left: 140, right: 30, top: 40, bottom: 30 },
-      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+      title: { text: t('scores_indicators'), left: 'center', textStyle: { fontSize: 13 } },
+      legend: { bottom: 0, data: [t('col_value'), t('col_target')] },
+      grid: { left: 150, right: 30, top: 36, bottom: 40 },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v === null || v === undefined ? '—' : `${v}%`) },
       xAxis: { type: 'value', max: 100, axisLabel: { formatter: '{value}%' } },
-      yAxis: { type: 'category', data: goals.map((i) => (lang() === 'zh' ? i.name_zh : i.name_en)), inverse: true },
+      yAxis: { type: 'category', data: ratios.map((i) => (lang() === 'zh' ? i.name_zh : i.name_en)), inverse: true },
       series: [
         {
+          name: t('col_value'),
           type: 'bar',
-          data: goals.map((i) => (i.attainment === null ? null : Math.round(i.attainment * 1000) / 10)),
-          itemStyle: { color: (p) => (p.value >= 100 ? '#1a9850' : p.value >= 80 ? '#fdae61' : '#d73027') },
-          markLine: { symbol: 'none', data: [{ xAxis: 100 }], lineStyle: { type: 'dashed' } },
+          data: ratios.map((i) => ({
+            value: percent(i.value),
+            itemStyle: { color: i.attainment === null || i.attainment === undefined ? '#6baed6' : i.attainment >= 1 ? '#1a9850' : i.attainment >= 0.8 ? '#fdae61' : '#d73027' },
+          })),
         },
+        { name: t('col_target'), type: 'scatter', symbol: 'diamond', symbolSize: 12, itemStyle: { color: '#111' }, data: ratios.map((i) => percent(i.target)) },
       ],
     });
   };
