@@ -33,7 +33,13 @@ pub struct BenchArgs {
     /// Keep-alive HTTP connections of the saturated intake clients.
     #[arg(long, default_value_t = 128)]
     intake_connections: usize,
-    /// Run only these benchmarks (store, locate, intake); all when absent.
+    /// Cases in the scorecard benchmark (one synthetic year).
+    #[arg(long, default_value_t = 10_000_000)]
+    scorecard_cases: u64,
+    /// Where the scorecard benchmark keeps its database between runs.
+    #[arg(long)]
+    scorecard_dir: Option<std::path::PathBuf>,
+    /// Run only these benchmarks (store, locate, intake, scorecard); all when absent.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// PostgreSQL with PostGIS for the baselines that need it.
@@ -56,6 +62,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if wanted("locate") {
         crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups, args.locate_grids)
             .await?;
+    }
+    if wanted("scorecard") {
+        crate::bench_scorecard::run(
+            args.scorecard_cases,
+            args.scorecard_dir.clone(),
+            args.rounds.max(5),
+        )
+        .await?;
     }
     if wanted("intake") {
         crate::bench_intake::run(

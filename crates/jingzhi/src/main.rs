@@ -3,6 +3,7 @@
 mod bench;
 mod bench_intake;
 mod bench_locate;
+mod bench_scorecard;
 mod city;
 mod org;
 mod zones;

@@ -41,7 +41,7 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
         .collect();
     format!(
         "INSERT INTO eval_counter (scope, day, department, domain, {}) VALUES ($1, $2, $3, $4, {}) \
-         ON CONFLICT (scope, day, department, domain) DO UPDATE SET {}",
+         ON CONFLICT (scope, department, day, domain) DO UPDATE SET {}",
         columns.join(", "),
         placeholders.join(", "),
         updates.join(", ")
@@ -104,23 +104,26 @@ pub struct Question {
     pub department: Option<String>,
 }
 
+impl Question {
+    /// The department of the rows to read: one department, or all.
+    pub fn department_key(&self) -> &str {
+        self.department
+            .as_deref()
+            .unwrap_or(evaluation::ALL_DEPARTMENTS)
+    }
+}
+
 /// The counters of one scope and period, per domain.
 pub async fn tally(store: &Store, question: &Question) -> Result<Tally, StoreError> {
-    let mut sql = format!(
-        "SELECT domain, {} FROM eval_counter WHERE scope = $1 AND day >= $2 AND day <= $3",
+    let sql = format!(
+        "SELECT domain, {} FROM eval_counter WHERE scope = $1 AND department = $2 AND day >= $3 AND day <= $4 GROUP BY domain",
         SUMS.as_str()
     );
-    if question.department.is_some() {
-        sql.push_str(" AND department = $4");
-    }
-    sql.push_str(" GROUP BY domain");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(question.scope.clone())
+        .bind(question.department_key().to_owned())
         .bind(i64::from(question.period.from))
         .bind(i64::from(question.period.to));
-    if let Some(department) = &question.department {
-        query = query.bind(department.clone());
-    }
     let mut tally = Tally::default();
     for row in query.fetch_all(store.reader()).await? {
         let domain: String = row.try_get(0)?;
@@ -139,7 +142,7 @@ pub async fn tallies(
     for chunk in scopes.chunks(500) {
         let placeholders: Vec<String> = (3..3 + chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT scope, domain, {} FROM eval_counter WHERE day >= $1 AND day <= $2 AND scope IN ({}) GROUP BY scope, domain",
+            "SELECT scope, domain, {} FROM eval_counter WHERE department = '*' AND day >= $1 AND day <= $2 AND scope IN ({}) GROUP BY scope, domain",
             SUMS.as_str(),
             placeholders.join(", ")
         );
@@ -167,7 +170,7 @@ pub async fn department_tallies(
     period: Period,
 ) -> Result<BTreeMap<String, Tally>, StoreError> {
     let sql = format!(
-        "SELECT department, domain, {} FROM eval_counter WHERE scope = $1 AND day >= $2 AND day <= $3 AND department <> '' GROUP BY department, domain",
+        "SELECT department, domain, {} FROM eval_counter WHERE scope = $1 AND day >= $2 AND day <= $3 AND department <> '*' GROUP BY department, domain",
         SUMS.as_str()
     );
     let mut out: BTreeMap<String, Tally> = BTreeMap::new();
@@ -189,21 +192,15 @@ pub async fn department_tallies(
 
 /// The counters of one scope per day of a period (days without rows are absent).
 pub async fn daily(store: &Store, question: &Question) -> Result<BTreeMap<i32, Tally>, StoreError> {
-    let mut sql = format!(
-        "SELECT day, domain, {} FROM eval_counter WHERE scope = $1 AND day >= $2 AND day <= $3",
+    let sql = format!(
+        "SELECT day, domain, {} FROM eval_counter WHERE scope = $1 AND department = $2 AND day >= $3 AND day <= $4 GROUP BY day, domain",
         SUMS.as_str()
     );
-    if question.department.is_some() {
-        sql.push_str(" AND department = $4");
-    }
-    sql.push_str(" GROUP BY day, domain");
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(question.scope.clone())
+        .bind(question.department_key().to_owned())
         .bind(i64::from(question.period.from))
         .bind(i64::from(question.period.to));
-    if let Some(department) = &question.department {
-        query = query.bind(department.clone());
-    }
     let mut out: BTreeMap<i32, Tally> = BTreeMap::new();
     for row in query.fetch_all(store.reader()).await? {
         let day = i32::try_from(row.try_get::<i64, _>(0)?).unwrap_or(i32::MAX);
@@ -282,8 +279,8 @@ impl Extents {
         Ok(table)
     }
 
-    /// Grids and area (km²) of `city`, a division code or a grid code. Zones are measured by
-    /// their own geometry (see [`Evaluations::scope_facts`]).
+    /// Grids and area (km²) of `city` or a division code (zones are measured by their own
+    /// geometry).
     pub async fn of(
         &self,
         store: &Store,
@@ -291,15 +288,6 @@ impl Extents {
         scope: &str,
     ) -> Result<(u64, f64), StoreError> {
         let table = self.table(store, city).await?;
-        if scope.len() == 15 {
-            let area: Option<f64> = sqlx::query("SELECT area_m2 FROM grid WHERE code = $1")
-                .bind(scope.to_owned())
-                .fetch_optional(store.reader())
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-            return Ok((1, area.unwrap_or(0.0) / 1e6));
-        }
         let prefix = if scope == evaluation::CITY_SCOPE {
             ""
         } else {
@@ -371,12 +359,11 @@ pub struct Evaluations {
 pub enum Scope {
     City,
     Division(DivisionCode, DivisionLevel),
-    Grid(String),
     Zone(String),
 }
 
 impl Evaluations {
-    /// Grids and area (km²) of `city`, a division or a grid.
+    /// Grids and area (km²) of `city` or a division.
     pub async fn extents_of(
         &self,
         store: &Store,
@@ -395,7 +382,10 @@ impl Evaluations {
             return Ok(Scope::Zone(zone.to_owned()));
         }
         if scope.len() == 15 && scope.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(Scope::Grid(scope.to_owned()));
+            return Err(EvaluationError::Invalid(format!(
+                "scope: unit grid {scope} is not evaluated on its own; ask for its community {}",
+                &scope[..12]
+            )));
         }
         let code = DivisionCode::parse(scope).map_err(|e| {
             EvaluationError::Invalid(format!(
@@ -485,10 +475,6 @@ impl Evaluations {
                     .unwrap_or_default();
                 (name, grids, area, None, "none")
             }
-            Scope::Grid(code) => {
-                let (grids, area) = self.extents.of(store, city, code).await?;
-                (code.clone(), grids, area, None, "none")
-            }
         };
         let facts = ScopeFacts {
             grids,
@@ -570,7 +556,7 @@ pub struct LoopDepths {
 
 pub async fn loop_depths(store: &Store) -> Result<LoopDepths, StoreError> {
     let row = sqlx::query(
-        "SELECT CAST(SUM(open) AS BIGINT), CAST(SUM(overdue_open) AS BIGINT), CAST(SUM(suspended) AS BIGINT) FROM eval_counter WHERE scope = 'city'",
+        "SELECT CAST(SUM(open) AS BIGINT), CAST(SUM(overdue_open) AS BIGINT), CAST(SUM(suspended) AS BIGINT) FROM eval_counter WHERE scope = 'city' AND department = '*'",
     )
     .fetch_one(store.reader())
     .await?;

@@ -2,7 +2,7 @@
 //! a scorecard read against a goal cluster.
 //!
 //! Counters are a pure projection of a case: [`contributions`] says which counters a case in its
-//! current state adds to which key (scope × day × department × domain). Storage keeps the sums and
+//! current state adds to which key (scope × department × day × domain). Storage keeps the sums and
 //! updates them with [`delta`] — `contributions(after) − contributions(before)` — in the same
 //! transaction as the case change, so a scorecard of any division over any period is a sum over a
 //! few rows, never a scan of cases.
@@ -123,18 +123,21 @@ impl SubAssign<&Counts> for Counts {
 /// The scope name of the whole city (every deployment serves one city).
 pub const CITY_SCOPE: &str = "city";
 
+/// The department of the rows that sum over all departments.
+pub const ALL_DEPARTMENTS: &str = "*";
+
 /// The prefix of a zone's scope name.
 pub const ZONE_PREFIX: &str = "zone:";
 
 /// One row of the evaluation tables.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
-    /// `city`, a division code (district, street, community), a grid code or `zone:<id>`.
+    /// `city`, a division code (district, street, community) or `zone:<id>`.
     pub scope: String,
+    /// The responsible department, or [`ALL_DEPARTMENTS`].
+    pub department: String,
     /// Days since 1970-01-01 in Asia/Shanghai.
     pub day: i32,
-    /// The responsible department, or `""` while there is none.
-    pub department: String,
     pub domain: EvaluationDomain,
 }
 
@@ -146,8 +149,10 @@ pub fn day_of(at_us: i64) -> i32 {
     i32::try_from((at_us + SHANGHAI_OFFSET_US).div_euclid(MICROS_PER_DAY)).unwrap_or(i32::MAX)
 }
 
-/// The scopes a case counts in: the city, its district, street, community and grid, and its
-/// zones.
+/// The scopes a case counts in: the city, its district, street and community, and its zones.
+///
+/// Unit grids are not a scope: a grid sees a case every few weeks, so per-grid rows would be as
+/// many as cases and every intake would write one more; grid views count cases directly.
 pub fn scopes(case: &Case) -> Vec<String> {
     let place = &case.place;
     let mut scopes = vec![
@@ -156,9 +161,6 @@ pub fn scopes(case: &Case) -> Vec<String> {
         place.street.as_str().to_owned(),
         place.community.as_str().to_owned(),
     ];
-    if place.grid != place.community.as_str() {
-        scopes.push(place.grid.clone());
-    }
     scopes.extend(place.zones.iter().map(|z| format!("{ZONE_PREFIX}{z}")));
     scopes
 }
@@ -266,23 +268,33 @@ fn facts(case: &Case) -> [(i32, Counts); 2] {
 }
 
 /// Every row a case in its current state adds to, with the amounts.
+///
+/// Every scope has rows over all departments ([`ALL_DEPARTMENTS`]); the city and the zones also
+/// have rows per department (a department is evaluated city-wide and per zone). Keeping the
+/// department out of the division rows keeps a division's year at two rows a day.
 pub fn contributions(case: &Case) -> BTreeMap<Key, Counts> {
-    let department = case.department.clone().unwrap_or_default();
     let mut rows: BTreeMap<Key, Counts> = BTreeMap::new();
     let facts = facts(case);
-    for scope in scopes(case) {
+    let mut add = |scope: &str, department: &str| {
         for (day, counts) in &facts {
             if counts.is_zero() {
                 continue;
             }
             *rows
                 .entry(Key {
-                    scope: scope.clone(),
+                    scope: scope.to_owned(),
                     day: *day,
-                    department: department.clone(),
+                    department: department.to_owned(),
                     domain: case.domain,
                 })
                 .or_default() += counts;
+        }
+    };
+    for scope in scopes(case) {
+        add(&scope, ALL_DEPARTMENTS);
+        let per_department = scope == CITY_SCOPE || scope.starts_with(ZONE_PREFIX);
+        if let Some(department) = case.department.as_deref().filter(|_| per_department) {
+            add(&scope, department);
         }
     }
     rows

@@ -121,30 +121,34 @@ fn authorize(
             ),
         )
     };
+    // A handler reads their own department's cases wherever they lie.
+    let own_department = actor.role == Role::Handler && actor.department.is_some();
     match scope {
-        Scope::City | Scope::Zone(_) if actor.territory.is_some() => return Err(outside()),
-        Scope::Division(code, _) if !actor.covers(code) => return Err(outside()),
-        Scope::Grid(code) => {
-            let community = jz_domain::division::GridCode::parse(code)
-                .map_err(|e| invalid("scope", e.to_string()))?
-                .community();
-            if !actor.covers(&community) {
-                return Err(outside());
-            }
+        Scope::City | Scope::Zone(_) if actor.territory.is_some() && !own_department => {
+            return Err(outside());
         }
+        Scope::Division(code, _) if !actor.covers(code) => return Err(outside()),
         _ => {}
     }
-    if actor.role == Role::Handler {
-        let own = actor.department.clone();
-        if department.is_some() && department != own {
+    let department = department.filter(|d| !d.is_empty());
+    let department = if actor.role == Role::Handler {
+        if department.is_some() && department != actor.department {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "a handler may read the evaluation of their own department only",
             ));
         }
-        return Ok(own);
+        actor.department.clone()
+    } else {
+        department
+    };
+    if department.is_some() && matches!(scope, Scope::Division(..)) {
+        return Err(invalid(
+            "scope",
+            "scope: a department is evaluated city-wide (scope=city) or per zone (scope=zone:<id>)",
+        ));
     }
-    Ok(department.filter(|d| !d.is_empty()))
+    Ok(department)
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,7 +292,7 @@ async fn ranking(
         .evaluations
         .scope(&state.city, &within_text)
         .map_err(evaluation_error)?;
-    if matches!(within, Scope::Grid(_) | Scope::Zone(_)) {
+    if matches!(within, Scope::Zone(_)) {
         return Err(invalid(
             "within",
             "within: must be `city` or a division code",

@@ -1877,9 +1877,9 @@ fn operations() -> Vec<Operation> {
             .errors(&STORE),
         // Evaluation.
         operation("get", "/scorecards", "evaluation", "getScorecard", "A scope's indicators, goal attainment, score and grade over a period")
-            .description("Read from counters maintained in the same transaction as every case change. Scopes: `city`, a division code, a 15-digit grid code or `zone:<id>`. Territory-scoped: staff read their territory; a handler reads their own department.")
+            .description("Read from counters maintained in the same transaction as every case change. Scopes: `city`, a division code (district, street, community) or `zone:<id>`; a unit grid is read through its community. Territory-scoped: staff read their territory; a handler reads their own department.")
             .authenticated()
-            .query("scope", false, string(), "`city` (default), a division code, a grid code, or `zone:<id>`.")
+            .query("scope", false, string(), "`city` (default), a division code, or `zone:<id>`.")
             .query("from", false, json!({ "type": "string", "format": "date" }), "First day (Asia/Shanghai); default 29 days before `to`.")
             .query("to", false, json!({ "type": "string", "format": "date" }), "Last day, included; default today.")
             .query("department", false, string(), "Only this department's cases.")

@@ -888,8 +888,17 @@ async fn scorecards_follow_the_loop_and_are_scoped() {
             .all(|p| p["start"].as_str().unwrap().ends_with("-01"))
     );
 
-    // A handler reads their own department only.
-    let (status, own) = w.call("handler", "GET", street, None).await;
+    // A handler reads their own department only, city-wide.
+    let (status, by_street) = w.call("handler", "GET", street, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{by_street}");
+    let (status, own) = w
+        .call(
+            "handler",
+            "GET",
+            "/api/v1/scorecards?scope=city&from=2020-01-01&to=2035-12-31",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{own}");
     assert_eq!(own["department"], "street-office");
     assert_eq!(own["score_kind"], "department_composite");
@@ -897,7 +906,7 @@ async fn scorecards_follow_the_loop_and_are_scoped() {
         .call(
             "handler",
             "GET",
-            &format!("{street}&department=other"),
+            "/api/v1/scorecards?scope=city&department=other",
             None,
         )
         .await;

@@ -1,10 +1,10 @@
--- Evaluation counters (see jz-domain/src/evaluation.rs): one wide row per scope (city, division,
--- grid or zone) × Asia/Shanghai day × department × evaluation domain, updated by the delta of each
--- case change in the same transaction. A scorecard sums a few rows; it never scans cases.
+-- Evaluation counters (see jz-domain/src/evaluation.rs): one wide row per scope (city, division or
+-- zone) × department ('*' for all) × Asia/Shanghai day × evaluation domain, updated by the delta of
+-- each case change in the same transaction. A scorecard sums a few rows; it never scans cases.
 CREATE TABLE eval_counter (
     scope      TEXT NOT NULL,
-    day        INTEGER NOT NULL,
     department TEXT NOT NULL,
+    day        INTEGER NOT NULL,
     domain     TEXT NOT NULL CHECK (domain IN ('objective', 'satisfaction')),
     reported                   BIGINT NOT NULL DEFAULT 0,
     by_inspector               BIGINT NOT NULL DEFAULT 0,
@@ -38,5 +38,5 @@ CREATE TABLE eval_counter (
     rated_satisfied            BIGINT NOT NULL DEFAULT 0,
     rated_basically_satisfied  BIGINT NOT NULL DEFAULT 0,
     rated_dissatisfied         BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (scope, day, department, domain)
+    PRIMARY KEY (scope, department, day, domain)
 );
