@@ -1,7 +1,8 @@
 // Issue #6's scenario through the console in real headless Chromium: a street operator drills the
 // map to a grid, opens a case and dispatches it; a handler accepts, handles and reports it
-// handled; an inspector verifies it; the operator closes it and sees the scorecard change. Each
-// step saves a screenshot and asserts on what the page shows.
+// handled; an inspector verifies it; the operator closes it and sees the scorecard change; the
+// hotline records the reporter's rating. Each step saves a screenshot and asserts on what the
+// page shows.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -158,5 +159,15 @@ test('the operator closes the case and the scorecard counts it', async () => {
   const closedAfter = await closedCount();
   assert.equal(closedAfter, closedBefore + 1, `closed before ${closedBefore}, after ${closedAfter}`);
   await screenshot(page, '12-scorecard-after', { fullPage: true });
+  assertNoProblems();
+});
+
+test('the hotline calls the reporter back and records the rating', async () => {
+  await login(page, logins.hotline);
+  await openFromQueue('return_calls');
+  await page.locator('#rate-satisfied').click();
+  await page.locator('#case-page[data-state="rated"]').waitFor();
+  assert.match(await page.locator('#case-state').textContent(), /已评价/);
+  await screenshot(page, '13-rated');
   assertNoProblems();
 });

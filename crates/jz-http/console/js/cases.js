@@ -294,6 +294,38 @@ async function paintCase(page, detail, reload, mapHandle) {
     );
   }
 
+  // The reporter's rating (citizens) or the hotline's return call, once the case is closed.
+  if (['citizen', 'hotline_operator'].includes(session.user.role) && ['closed', 'rated'].includes(c.state)) {
+    const report = detail.reports[0];
+    if (report) {
+      actions.append(
+        h('h3', t('rate_title')),
+        h(
+          'div.buttons#rate-buttons',
+          ['satisfied', 'basically_satisfied', 'dissatisfied'].map((rating) =>
+            h(`button#rate-${rating}`, {
+              type: 'button',
+              on: {
+                click: async () => {
+                  error.textContent = '';
+                  try {
+                    await post(`/reports/${report.id}/rating`, { rating, comment: note.value.trim() || undefined });
+                    toast(t('rate_done'), 'success');
+                    await reload();
+                  } catch (failure) {
+                    error.textContent = t('case_refused', { message: failure.message });
+                  }
+                },
+              },
+            }, t(`rating_${rating}`)),
+          ),
+        ),
+      );
+      if (!actions.contains(note)) actions.append(note);
+      actions.append(error);
+    }
+  }
+
   const photos = detail.timeline.flatMap((e) => e.photos || []);
   const timeline = h(
     'ol.timeline#case-timeline',
