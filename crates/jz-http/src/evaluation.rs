@@ -143,10 +143,16 @@ fn authorize(
         department
     };
     if department.is_some() && matches!(scope, Scope::Division(..)) {
-        return Err(invalid(
-            "scope",
-            "scope: a department is evaluated city-wide (scope=city) or per zone (scope=zone:<id>)",
-        ));
+        let message =
+            "a department is evaluated city-wide (scope=city) or per zone (scope=zone:<id>)";
+        return Err(if actor.role == Role::Handler {
+            ApiError::new(
+                ErrorCode::Forbidden,
+                format!("a handler reads their department's evaluation: {message}"),
+            )
+        } else {
+            invalid("scope", format!("scope: {message}"))
+        });
     }
     Ok(department)
 }

@@ -294,7 +294,27 @@ enum Policy {
     Intake,
     /// A rating: visibility (404); a citizen only their own report, and only raters (403).
     Rating,
+    /// Evaluation reads: staff roles (403 otherwise) within their territory (the row's scope:
+    /// the city or the main street); a handler reads only their department's city-wide card.
+    Evaluation { city: bool },
 }
+
+/// `READERS` of the evaluation endpoints.
+const EVALUATION_READERS: &[Role] = &[
+    CityOperator,
+    DistrictOperator,
+    StreetOperator,
+    Dispatcher,
+    Handler,
+    Inspector,
+    HotlineOperator,
+    CommunityWorker,
+    Auditor,
+    Admin,
+];
+
+/// Who may set goal clusters.
+const GOAL_SETTERS: &[Role] = &[CityOperator, Admin];
 
 /// What the expected outcome depends on, for one caller and one row.
 #[derive(Debug, Default, Clone, Copy)]
@@ -336,6 +356,9 @@ fn expect(policy: Policy, role: Option<Role>, f: Facts) -> Expect {
         Policy::Rating if !f.sees => Expect::Hide,
         Policy::Rating if role == Citizen && !f.own_report => Expect::Deny,
         Policy::Rating => allow_if(RATERS.contains(&role), Expect::Deny),
+        Policy::Evaluation { .. } if !EVALUATION_READERS.contains(&role) => Expect::Deny,
+        Policy::Evaluation { city } if role == Handler => allow_if(city, Expect::Deny),
+        Policy::Evaluation { .. } => allow_if(f.covers_point, Expect::Deny),
     }
 }
 
@@ -1362,6 +1385,8 @@ enum ReportAt {
     Street,
     /// At a point inside the caller's own territory.
     Home,
+    /// The whole city (evaluation rows): covered by callers without a territory.
+    City,
 }
 
 impl Endpoint {
@@ -1439,6 +1464,74 @@ fn endpoints() -> Vec<Endpoint> {
                 w.zone_type
             ))
         }),
+        row(
+            "PUT /zone-types/{code}/goals",
+            Roles(GOAL_SETTERS),
+            &[200],
+            |w, _, _| {
+                send_json(
+                    "PUT",
+                    &format!("/api/v1/zone-types/{}/goals", w.zone_type),
+                    json!({ "targets": [
+                        { "indicator": "on_time_closure_rate", "weight": 0.5, "target": 0.9 },
+                        { "indicator": "satisfaction_rate", "weight": 0.5, "target": 0.9 }
+                    ] }),
+                )
+            },
+        ),
+        row(
+            "PUT /zones/{id}/goals",
+            Roles(GOAL_SETTERS),
+            &[200],
+            |_, _, _| {
+                send_json(
+                    "PUT",
+                    "/api/v1/zones/matrix-zone/goals",
+                    json!({ "targets": null }),
+                )
+            },
+        ),
+        // Evaluation: staff within their territory; a handler their department city-wide.
+        Endpoint {
+            reports_at: Some(ReportAt::City),
+            ..row(
+                "GET /scorecards (city)",
+                Evaluation { city: true },
+                &[200],
+                |_, _, _| get("/api/v1/scorecards?scope=city"),
+            )
+        },
+        Endpoint {
+            reports_at: Some(ReportAt::Street),
+            ..row(
+                "GET /scorecards (street)",
+                Evaluation { city: false },
+                &[200],
+                |_, _, _| get(format!("/api/v1/scorecards?scope={STREET}")),
+            )
+        },
+        Endpoint {
+            reports_at: Some(ReportAt::Street),
+            ..row(
+                "GET /scorecards/ranking",
+                Evaluation { city: false },
+                &[200],
+                |_, _, _| {
+                    get(format!(
+                        "/api/v1/scorecards/ranking?level=community&within={STREET}"
+                    ))
+                },
+            )
+        },
+        Endpoint {
+            reports_at: Some(ReportAt::Street),
+            ..row(
+                "GET /scorecards/trend",
+                Evaluation { city: false },
+                &[200],
+                |_, _, _| get(format!("/api/v1/scorecards/trend?scope={STREET}")),
+            )
+        },
         // The rules: read by anyone, changed by admins.
         row("GET /categories", Public, &[200], |_, _, _| {
             get("/api/v1/categories")
@@ -1897,6 +1990,7 @@ async fn every_endpoint_answers_every_role_inside_and_outside_its_territory_as_t
                         covers_point: match endpoint.reports_at {
                             Some(ReportAt::Street) => p.covers(&street),
                             Some(ReportAt::Home) => p.role.is_some(),
+                            Some(ReportAt::City) => p.role.is_some() && p.territory.is_none(),
                             None => false,
                         },
                         ..Facts::default()

@@ -890,7 +890,7 @@ async fn scorecards_follow_the_loop_and_are_scoped() {
 
     // A handler reads their own department only, city-wide.
     let (status, by_street) = w.call("handler", "GET", street, None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{by_street}");
+    assert_eq!(status, StatusCode::FORBIDDEN, "{by_street}");
     let (status, own) = w
         .call(
             "handler",
