@@ -134,7 +134,7 @@ fn synthetic_case(index: u64, total: u64) -> Case {
         }
     }
     let overdue_now = state == CaseState::Handling && rng.chance(8);
-    let clock = state.is_open().then(|| StageClock {
+    let clock = state.is_open().then_some(StageClock {
         stage: Stage::Handle,
         started_at_us: reported_at_us,
         limit: TimeLimit {

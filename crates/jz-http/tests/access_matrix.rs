@@ -1471,7 +1471,7 @@ fn endpoints() -> Vec<Endpoint> {
             |w, _, _| {
                 send_json(
                     "PUT",
-                    &format!("/api/v1/zone-types/{}/goals", w.zone_type),
+                    format!("/api/v1/zone-types/{}/goals", w.zone_type),
                     json!({ "targets": [
                         { "indicator": "on_time_closure_rate", "weight": 0.5, "target": 0.9 },
                         { "indicator": "satisfaction_rate", "weight": 0.5, "target": 0.9 }
