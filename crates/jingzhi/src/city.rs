@@ -32,6 +32,16 @@ pub struct GenerationArgs {
     repair: bool,
 }
 
+impl Default for GenerationArgs {
+    /// The CLI's defaults: seed 1, no repair.
+    fn default() -> Self {
+        GenerationArgs {
+            seed: 1,
+            repair: false,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ImportDivisions {
     /// GeoJSON FeatureCollections (.geojson/.json) and CSV code tables, imported together.

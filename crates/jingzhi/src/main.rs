@@ -5,6 +5,7 @@ mod bench_intake;
 mod bench_locate;
 mod bench_scorecard;
 mod city;
+mod demo;
 mod org;
 mod zones;
 
@@ -124,6 +125,11 @@ enum Command {
     },
     /// Run the benchmarks, each side by side with its baseline, and print the ratios.
     Bench(bench::BenchArgs),
+    /// The whole system on the real Shanghai map with a live simulated workload: imports the
+    /// city, seeds the organisation, users of every role (printed with their passwords) and an
+    /// Open311 API key, fills two weeks of history, then serves the console and keeps the city
+    /// working. Uses a fresh data folder unless --data names one.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +272,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             org::classify(&text);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Demo(args) => {
+            demo::run(cli.database.data.clone(), args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(args) => {
             bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -290,7 +300,6 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
         .with_context(|| {
             format!("cannot listen on {listen}; choose another address with --listen")
         })?;
-    let address = listener.local_addr()?;
     jz_app::zones::seed_zone_types(&store, &city::cli_actor("jingzhi serve")).await?;
     let model = jz_app::city::load_model(&store).await?;
     tracing::info!(
@@ -305,6 +314,28 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
     }
     let city = std::sync::Arc::new(jz_app::city::SharedCity::new(model));
     let state = jz_http::AppState::open(store.clone(), city.clone()).await?;
+    println!(
+        "jingzhi serving {} on http://{}",
+        store.location(),
+        listener.local_addr()?
+    );
+    run_server(store, listener, state, true, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Serves the API and the console on `listener` until `shutdown`, with the outbox relay
+/// (rebuilding the city model after imports and zone changes) and, when `deadlines`, the
+/// deadline scheduler on the wall clock.
+pub async fn run_server(
+    store: Store,
+    listener: tokio::net::TcpListener,
+    state: jz_http::AppState,
+    deadlines: bool,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let city = state.city.clone();
     let cases = state.cases.clone();
     let app = jz_http::router(state);
     // Background work from the outbox: rebuild the city model when an import (from any
@@ -326,6 +357,10 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
     // The deadline scheduler: warnings, overdue marks and escalations on the wall clock.
     let (stop_deadlines, mut deadlines_stopped) = tokio::sync::watch::channel(false);
     let deadlines = tokio::spawn(async move {
+        if !deadlines {
+            let _ = deadlines_stopped.changed().await;
+            return;
+        }
         let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
         loop {
             tokio::select! {
@@ -340,14 +375,11 @@ async fn serve(store: Store, listen: SocketAddr) -> anyhow::Result<()> {
             }
         }
     });
-    println!("jingzhi serving {} on http://{address}", store.location());
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    .with_graceful_shutdown(shutdown)
     .await?;
     let _ = stop_relay.send(true);
     let _ = stop_deadlines.send(true);

@@ -7,4 +7,5 @@ pub mod cases;
 pub mod city;
 pub mod evaluation;
 pub mod open311;
+pub mod workload;
 pub mod zones;

@@ -870,6 +870,18 @@ async fn scorecards_follow_the_loop_and_are_scoped() {
     let reported: i64 = items.iter().map(|i| i["reported"].as_i64().unwrap()).sum();
     assert_eq!(reported, 2);
     assert_eq!(items[0]["rank"], 1);
+    // A ranked division carries the same score as its own scorecard.
+    let first = items[0]["scope"].as_str().unwrap();
+    let (_, card) = w
+        .call(
+            "operator",
+            "GET",
+            &format!("/api/v1/scorecards?scope={first}&from=2020-01-01&to=2035-12-31"),
+            None,
+        )
+        .await;
+    assert!(card["score"].is_number(), "{card}");
+    assert_eq!(items[0]["score"], card["score"], "{ranking} vs {card}");
     let (status, trend) = w
         .call(
             "admin",

@@ -1,0 +1,1061 @@
+//! A simulated city at work, through the real intake and workflow: an organisation for an
+//! imported city (departments per district, street offices, responsibility rules, zones, users
+//! of every role), and a workload of people using it — inspectors patrolling and reporting,
+//! citizens and the hotline reporting in Chinese, operators registering and dispatching what
+//! intake could not, departments accepting and handling with delays, inspectors checking (some
+//! rework), operators closing, reporters rating (some dissatisfied).
+//!
+//! Every step is a real [`Cases`] call at the step's own time, so the history it leaves — cases,
+//! timelines, audit, evaluation counters — is what people using the console would leave.
+//! Deterministic for a seed, up to the order in which concurrent steps commit.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use jz_domain::access::{Actor, Role};
+use jz_domain::case::{CaseState, Channel, Command, Rating};
+use jz_domain::division::{DivisionCode, DivisionLevel};
+use jz_domain::responsibility::{DepartmentKind, ResponsibilityRule, Territory};
+use jz_geo::datum::Datum;
+use jz_store::Store;
+use sqlx::Row;
+
+use crate::cases::intake::{ReportInput, Reporter};
+use crate::cases::{CaseError, Cases, Context, config, users};
+use crate::city::Actor as AdminActor;
+
+/// A small deterministic generator (SplitMix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5EED_CAFE_F00D)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// An exponential wait with this mean.
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * (1.0 - self.unit()).ln()
+    }
+}
+
+/// The district bureaus each district gets: id suffix, name suffix, the majors they handle.
+const BUREAUS: &[(&str, &str, &[&str])] = &[
+    ("lh", "绿化和市容管理局", &["03", "04", "06", "07"]),
+    ("jt", "建设和管理委员会", &["01", "02", "05", "08"]),
+    ("fg", "房屋管理局", &["R1", "R2", "R3", "R4", "R5"]),
+];
+
+/// A street with the people who work it.
+#[derive(Debug, Clone)]
+pub struct StreetCrew {
+    pub street: DivisionCode,
+    pub district: DivisionCode,
+    pub inspector: Actor,
+    pub operator: Actor,
+    pub office: String,
+}
+
+/// The organisation a workload acts through.
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub streets: HashMap<DivisionCode, StreetCrew>,
+    /// Department id → its handler.
+    pub handlers: HashMap<String, Actor>,
+    pub dispatcher: Actor,
+    pub hotline: Actor,
+    pub citizen: Actor,
+}
+
+/// A console login made for people to try the system.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user_id: String,
+    pub login: String,
+    pub password: String,
+    pub name: String,
+    pub role: Role,
+    pub territory: Option<String>,
+    pub department: Option<String>,
+}
+
+fn actor_of(user: &users::User) -> Actor {
+    Actor {
+        id: format!("user:{}", user.id),
+        role: user.role,
+        territory: user
+            .territory
+            .as_deref()
+            .and_then(|t| DivisionCode::parse(t).ok()),
+        department: user.department.clone(),
+    }
+}
+
+async fn user(
+    store: &Store,
+    by: &AdminActor,
+    name: &str,
+    role: Role,
+    territory: Option<DivisionCode>,
+    department: Option<&str>,
+) -> Result<Actor, CaseError> {
+    let (user, _) = users::create_user(
+        store,
+        by,
+        name,
+        role,
+        territory,
+        department.map(str::to_owned),
+    )
+    .await?;
+    Ok(actor_of(&user))
+}
+
+/// Whether the organisation is already there (a reused data folder).
+pub async fn organised(store: &Store) -> Result<bool, CaseError> {
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM department")
+        .fetch_one(store.reader())
+        .await?
+        .try_get(0)?;
+    Ok(count > 0)
+}
+
+/// Creates departments (three bureaus per district, one office per street), responsibility rules
+/// (bureaus by major class at district level, street offices for street order and as fallback),
+/// and the workload's staff (an inspector and an operator per street, a handler per department,
+/// a city dispatcher, a hotline operator and a citizen).
+pub async fn organise(cases: &Cases, by: &AdminActor) -> Result<Organisation, CaseError> {
+    let store = &cases.store;
+    let shared = &cases.config;
+    let model = cases.city.current();
+    let districts = model.divisions_at(DivisionLevel::District);
+    let streets = model.divisions_at(DivisionLevel::Street);
+    let mut handlers = HashMap::new();
+    for district in &districts {
+        let code = district.code;
+        let prefix = &code.as_str()[..6];
+        for (suffix, name, majors) in BUREAUS {
+            let id = format!("d{prefix}-{suffix}");
+            config::put_department(
+                store,
+                shared,
+                by,
+                config::department(
+                    &id,
+                    &format!("{}{name}", district.name),
+                    DepartmentKind::Bureau,
+                    DivisionLevel::District,
+                    code,
+                ),
+            )
+            .await?;
+            for major in *majors {
+                config::add_rule(
+                    store,
+                    shared,
+                    by,
+                    ResponsibilityRule {
+                        id: format!("{id}-{}", major.to_lowercase()),
+                        category: major.parse().map_err(CaseError::Invalid)?,
+                        territory: Territory::Division(code),
+                        level: DivisionLevel::District,
+                        department: id.clone(),
+                        priority: 10,
+                        fallback: false,
+                    },
+                )
+                .await?;
+            }
+            let handler = user(
+                store,
+                by,
+                &format!("{}{name}处置员", district.name),
+                Role::Handler,
+                Some(code),
+                Some(&id),
+            )
+            .await?;
+            handlers.insert(id, handler);
+        }
+    }
+    let mut crews = HashMap::new();
+    for street in &streets {
+        let code = street.code;
+        let Some(district) = street.parent else {
+            continue;
+        };
+        let id = format!("s{}", &code.as_str()[..9]);
+        config::put_department(
+            store,
+            shared,
+            by,
+            config::department(
+                &id,
+                &format!("{}办事处", street.name),
+                DepartmentKind::StreetOffice,
+                DivisionLevel::Street,
+                code,
+            ),
+        )
+        .await?;
+        for (suffix, scope, fallback) in [("order", "09", false), ("all", "*", true)] {
+            config::add_rule(
+                store,
+                shared,
+                by,
+                ResponsibilityRule {
+                    id: format!("{id}-{suffix}"),
+                    category: scope.parse().map_err(CaseError::Invalid)?,
+                    territory: Territory::Division(code),
+                    level: DivisionLevel::Street,
+                    department: id.clone(),
+                    priority: 10,
+                    fallback,
+                },
+            )
+            .await?;
+        }
+        let office = user(
+            store,
+            by,
+            &format!("{}处置员", street.name),
+            Role::Handler,
+            Some(code),
+            Some(&id),
+        )
+        .await?;
+        handlers.insert(id.clone(), office);
+        let inspector = user(
+            store,
+            by,
+            &format!("{}网格监督员", street.name),
+            Role::Inspector,
+            Some(code),
+            None,
+        )
+        .await?;
+        let operator = user(
+            store,
+            by,
+            &format!("{}值班长", street.name),
+            Role::StreetOperator,
+            Some(code),
+            None,
+        )
+        .await?;
+        crews.insert(
+            code,
+            StreetCrew {
+                street: code,
+                district,
+                inspector,
+                operator,
+                office: id,
+            },
+        );
+    }
+    let dispatcher = user(store, by, "城运中心派遣员", Role::Dispatcher, None, None).await?;
+    let hotline = user(
+        store,
+        by,
+        "12345热线话务员",
+        Role::HotlineOperator,
+        None,
+        None,
+    )
+    .await?;
+    let citizen = user(store, by, "热心市民", Role::Citizen, None, None).await?;
+    Ok(Organisation {
+        streets: crews,
+        handlers,
+        dispatcher,
+        hotline,
+        citizen,
+    })
+}
+
+/// Rebuilds the workload's view of an existing organisation (a reused data folder).
+pub async fn load_organisation(cases: &Cases) -> Result<Organisation, CaseError> {
+    let all = users::list_users(&cases.store).await?;
+    let mut handlers = HashMap::new();
+    let mut inspectors: HashMap<DivisionCode, Actor> = HashMap::new();
+    let mut operators: HashMap<DivisionCode, Actor> = HashMap::new();
+    let (mut dispatcher, mut hotline, mut citizen) = (None, None, None);
+    for user in all.iter().filter(|u| u.active) {
+        let actor = actor_of(user);
+        match (user.role, actor.territory) {
+            (Role::Handler, _) => {
+                if let Some(department) = &user.department {
+                    handlers.entry(department.clone()).or_insert(actor);
+                }
+            }
+            (Role::Inspector, Some(street)) => {
+                inspectors.entry(street).or_insert(actor);
+            }
+            (Role::StreetOperator, Some(street)) => {
+                operators.entry(street).or_insert(actor);
+            }
+            (Role::Dispatcher, None) => dispatcher = dispatcher.or(Some(actor)),
+            (Role::HotlineOperator, None) => hotline = hotline.or(Some(actor)),
+            (Role::Citizen, _) => citizen = citizen.or(Some(actor)),
+            _ => {}
+        }
+    }
+    let model = cases.city.current();
+    let mut streets = HashMap::new();
+    for street in model.divisions_at(DivisionLevel::Street) {
+        let (Some(inspector), Some(operator), Some(district)) = (
+            inspectors.get(&street.code),
+            operators.get(&street.code),
+            street.parent,
+        ) else {
+            continue;
+        };
+        streets.insert(
+            street.code,
+            StreetCrew {
+                street: street.code,
+                district,
+                inspector: inspector.clone(),
+                operator: operator.clone(),
+                office: format!("s{}", &street.code.as_str()[..9]),
+            },
+        );
+    }
+    let missing = || CaseError::Invalid("the demo organisation is incomplete".into());
+    Ok(Organisation {
+        streets,
+        handlers,
+        dispatcher: dispatcher.ok_or_else(missing)?,
+        hotline: hotline.ok_or_else(missing)?,
+        citizen: citizen.ok_or_else(missing)?,
+    })
+}
+
+/// Console logins of every role, for people trying the system (passwords are made here and
+/// shown once by the caller).
+pub async fn logins(
+    cases: &Cases,
+    by: &AdminActor,
+    org: &Organisation,
+    rng: &mut Rng,
+) -> Result<Vec<Login>, CaseError> {
+    let model = cases.city.current();
+    // The first street of the first district: 黄浦区's first street in Shanghai.
+    let Some(street) = model
+        .divisions_at(DivisionLevel::Street)
+        .into_iter()
+        .find(|s| org.streets.contains_key(&s.code))
+        .cloned()
+    else {
+        return Ok(Vec::new());
+    };
+    let district = street.parent.expect("streets have districts");
+    let crew = &org.streets[&street.code];
+    let community = model
+        .divisions_at(DivisionLevel::Community)
+        .into_iter()
+        .find(|c| c.parent == Some(street.code))
+        .map(|c| c.code);
+    let bureau = format!("d{}-lh", &district.as_str()[..6]);
+    /// login, name, role, territory, department
+    type Person<'a> = (&'a str, &'a str, Role, Option<DivisionCode>, Option<String>);
+    let people: Vec<Person> = vec![
+        ("admin", "系统管理员", Role::Admin, None, None),
+        ("city", "市城运中心值班长", Role::CityOperator, None, None),
+        (
+            "district",
+            "区城运中心值班长",
+            Role::DistrictOperator,
+            Some(district),
+            None,
+        ),
+        (
+            "street",
+            "街道城运分中心值班长",
+            Role::StreetOperator,
+            Some(street.code),
+            None,
+        ),
+        ("dispatcher", "派遣员", Role::Dispatcher, None, None),
+        (
+            "inspector",
+            "网格监督员",
+            Role::Inspector,
+            Some(street.code),
+            None,
+        ),
+        (
+            "handler",
+            "绿化市容处置员",
+            Role::Handler,
+            Some(district),
+            Some(bureau),
+        ),
+        (
+            "office",
+            "街道办处置员",
+            Role::Handler,
+            Some(street.code),
+            Some(crew.office.clone()),
+        ),
+        ("hotline", "12345话务员", Role::HotlineOperator, None, None),
+        (
+            "worker",
+            "居委社工",
+            Role::CommunityWorker,
+            community.or(Some(street.code)),
+            None,
+        ),
+        (
+            "volunteer",
+            "志愿者",
+            Role::Volunteer,
+            community.or(Some(street.code)),
+            None,
+        ),
+        ("citizen", "市民", Role::Citizen, None, None),
+        ("auditor", "审计员", Role::Auditor, None, None),
+    ];
+    let mut made = Vec::new();
+    for (login, name, role, territory, department) in people {
+        let password = password(rng);
+        let (user, _) = users::create_user_with_login(
+            &cases.store,
+            by,
+            name,
+            role,
+            territory,
+            department.clone(),
+            Some((login, &password)),
+        )
+        .await?;
+        made.push(Login {
+            user_id: user.id,
+            login: login.into(),
+            password,
+            name: name.into(),
+            role,
+            territory: territory.map(|t| t.as_str().to_owned()),
+            department,
+        });
+    }
+    Ok(made)
+}
+
+fn password(rng: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    (0..14)
+        .map(|i| {
+            if i == 4 || i == 9 {
+                '-'
+            } else {
+                ALPHABET[rng.below(ALPHABET.len())] as char
+            }
+        })
+        .collect()
+}
+
+/// A place reports come from: a unit grid's centre and its street.
+#[derive(Debug, Clone, Copy)]
+pub struct Spot {
+    pub lon: f64,
+    pub lat: f64,
+    pub street: DivisionCode,
+}
+
+/// Central districts (黄浦, 徐汇, 长宁, 静安, 普陀, 虹口, 杨浦) report more per area.
+const CENTRAL: &[&str] = &[
+    "310101", "310104", "310105", "310106", "310107", "310109", "310110",
+];
+
+/// Samples report spots: unit grid centres, two thirds of them in the central districts.
+pub async fn spots(store: &Store, count: usize, rng: &mut Rng) -> Result<Vec<Spot>, CaseError> {
+    let rows = sqlx::query("SELECT community_code, centroid_lon, centroid_lat FROM grid")
+        .fetch_all(store.reader())
+        .await?;
+    let mut central = Vec::new();
+    let mut other = Vec::new();
+    for row in &rows {
+        let community: String = row.try_get(0)?;
+        let street = format!("{}000", &community[..9]);
+        let Ok(street) = DivisionCode::parse(&street) else {
+            continue;
+        };
+        let spot = Spot {
+            lon: row.try_get(1)?,
+            lat: row.try_get(2)?,
+            street,
+        };
+        if CENTRAL.iter().any(|d| community.starts_with(d)) {
+            central.push(spot);
+        } else {
+            other.push(spot);
+        }
+    }
+    let mut chosen = Vec::with_capacity(count);
+    for i in 0..count {
+        let pool = if (i % 3 != 2 && !central.is_empty()) || other.is_empty() {
+            &central
+        } else {
+            &other
+        };
+        if pool.is_empty() {
+            break;
+        }
+        chosen.push(pool[rng.below(pool.len())]);
+    }
+    Ok(chosen)
+}
+
+/// The labelled Chinese reports the classifier learned from: what people say, and what it is.
+fn texts() -> Vec<(&'static str, &'static str)> {
+    jz_classify::shipped_train_set()
+        .into_iter()
+        .chain(jz_classify::shipped_test_set())
+        .map(|e| (e.text, e.code))
+        .collect()
+}
+
+/// What the workload does next.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    /// Someone reports a problem.
+    Report,
+    /// Someone acts on a case (what they do depends on its state then).
+    Act {
+        case: String,
+        /// The category the reporter meant (an operator confirming picks it).
+        meant: String,
+        report: String,
+        channel: u8,
+    },
+}
+
+/// How fast things happen.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Mean time between reports.
+    pub report_every_us: f64,
+    /// Mean delays are divided by this (1 = realistic minutes and hours).
+    pub speed: f64,
+}
+
+/// What a workload did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub reports: u64,
+    pub created: u64,
+    pub linked: u64,
+    pub commands: u64,
+    pub ratings: u64,
+    pub reworks: u64,
+    pub dissatisfied: u64,
+    pub refused: u64,
+    pub warned: u64,
+    pub overdue: u64,
+    pub escalated: u64,
+}
+
+/// A workload over an organisation.
+#[derive(Debug)]
+pub struct Workload {
+    cases: Arc<Cases>,
+    org: Organisation,
+    spots: Vec<Spot>,
+    texts: Vec<(&'static str, &'static str)>,
+    rng: Rng,
+    agenda: BinaryHeap<Reverse<(i64, u64, Step)>>,
+    sequence: u64,
+    /// Recent reports (spot, text), some of which a second person reports again.
+    recent: Vec<(Spot, &'static str, &'static str)>,
+    pub pace: Pace,
+    pub tally: Tally,
+    /// Why steps were refused (the first few), for whoever watches the workload.
+    pub refusals: Vec<String>,
+}
+
+const MINUTE: f64 = 60_000_000.0;
+
+impl Workload {
+    pub fn new(
+        cases: Arc<Cases>,
+        org: Organisation,
+        spots: Vec<Spot>,
+        seed: u64,
+        pace: Pace,
+    ) -> Self {
+        Workload {
+            cases,
+            org,
+            spots,
+            texts: texts(),
+            rng: Rng::new(seed),
+            agenda: BinaryHeap::new(),
+            sequence: 0,
+            recent: Vec::new(),
+            pace,
+            tally: Tally::default(),
+            refusals: Vec::new(),
+        }
+    }
+
+    fn schedule(&mut self, at: i64, step: Step) {
+        self.sequence += 1;
+        self.agenda.push(Reverse((at, self.sequence, step)));
+    }
+
+    /// Starts reporting at `from`.
+    pub fn start(&mut self, from: i64) {
+        self.schedule(from, Step::Report);
+    }
+
+    /// A delay with this mean in minutes, at the workload's speed.
+    fn delay(&mut self, mean_minutes: f64) -> i64 {
+        (self
+            .rng
+            .exponential(mean_minutes * MINUTE / self.pace.speed))
+        .max(1_000_000.0) as i64
+    }
+
+    /// Runs every step due up to `until`, each at its own time; steps due in the same
+    /// `slice` run concurrently (different cases), in time order otherwise.
+    pub async fn run_until(&mut self, until: i64, slice: i64) -> Result<(), CaseError> {
+        while let Some(Reverse((at, _, _))) = self.agenda.peek() {
+            let at = *at;
+            if at > until {
+                break;
+            }
+            let end = (at + slice).min(until);
+            let mut batch = Vec::new();
+            while let Some(Reverse((when, _, _))) = self.agenda.peek() {
+                if *when > end {
+                    break;
+                }
+                let Reverse((when, _, step)) = self.agenda.pop().expect("peeked");
+                batch.push((when, step));
+            }
+            let mut running = tokio::task::JoinSet::new();
+            for (when, step) in batch {
+                match step {
+                    Step::Report => {
+                        let next = when + self.rng.exponential(self.pace.report_every_us) as i64;
+                        self.schedule(next.max(when + 1), Step::Report);
+                        let (input, actor, meant, channel) = self.report();
+                        let cases = self.cases.clone();
+                        running.spawn(async move {
+                            let result =
+                                cases.intake(input, &actor, "jingzhi-workload", when).await;
+                            Outcome::Reported(result.map(|r| Box::new((r, meant, channel))), when)
+                        });
+                    }
+                    Step::Act {
+                        case,
+                        meant,
+                        report,
+                        channel,
+                    } => {
+                        let cases = self.cases.clone();
+                        let org = self.org.clone();
+                        let roll = self.rng.below(100) as u8;
+                        running.spawn(async move {
+                            let result =
+                                act(&cases, &org, &case, &meant, &report, channel, roll, when)
+                                    .await;
+                            Outcome::Acted(result, case, meant, report, channel, when)
+                        });
+                    }
+                }
+            }
+            while let Some(done) = running.join_next().await {
+                let done = done.map_err(|e| CaseError::Invalid(format!("workload task: {e}")))?;
+                self.absorb(done);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the deadline scheduler at `at` and counts what it did.
+    pub async fn deadlines(&mut self, at: i64) -> Result<(), CaseError> {
+        let pass = self.cases.run_deadlines(at).await?;
+        self.tally.warned += pass.warned as u64;
+        self.tally.overdue += pass.overdue as u64;
+        self.tally.escalated += pass.escalated as u64;
+        Ok(())
+    }
+
+    fn report(&mut self) -> (ReportInput, Actor, String, u8) {
+        // One report in twelve is someone else calling about a problem reported recently nearby
+        // (intake merges it into the open case).
+        if !self.recent.is_empty() && self.rng.chance(8) {
+            let (spot, text, code) = self.recent[self.rng.below(self.recent.len())];
+            self.tally.reports += 1;
+            let input = ReportInput {
+                channel: Channel::Hotline,
+                description: format!("又有市民来电反映：{text}"),
+                lon: spot.lon,
+                lat: spot.lat,
+                datum: Datum::Wgs84,
+                address: None,
+                category: Some(code.to_owned()),
+                urgency: None,
+                reporter: Reporter::default(),
+                intake_key: None,
+                photos: Vec::new(),
+            };
+            return (input, self.org.hotline.clone(), code.to_owned(), 1);
+        }
+        let spot = self.spots[self.rng.below(self.spots.len())];
+        let (text, code) = self.texts[self.rng.below(self.texts.len())];
+        let hotline_text = code.starts_with('R');
+        let roll = self.rng.below(100);
+        let crew = self.org.streets.get(&spot.street);
+        // Inspectors report what they see on patrol, with the category; the hotline types what
+        // callers say, with the hotline category; citizens write free text.
+        let (channel, actor, category, code_channel) = match (hotline_text, roll, crew) {
+            (false, 0..=54, Some(crew)) => (
+                Channel::Inspector,
+                crew.inspector.clone(),
+                Some(code.to_owned()),
+                0,
+            ),
+            (true, _, _) | (false, 55..=74, _) => (
+                Channel::Hotline,
+                self.org.hotline.clone(),
+                Some(code.to_owned()),
+                1,
+            ),
+            _ => (Channel::Web, self.org.citizen.clone(), None, 2),
+        };
+        // Spread reports a little around the grid centre, staying in the grid's street.
+        let (lon, lat) = self.near(spot, 0.0006);
+        if self.recent.len() >= 64 {
+            self.recent.remove(0);
+        }
+        self.recent.push((Spot { lon, lat, ..spot }, text, code));
+        self.tally.reports += 1;
+        let reporter = match channel {
+            Channel::Hotline => Reporter {
+                name: Some("来电市民".into()),
+                phone: Some(format!("139{:08}", self.rng.below(100_000_000))),
+                ..Reporter::default()
+            },
+            _ => Reporter::default(),
+        };
+        (
+            ReportInput {
+                channel,
+                description: text.to_owned(),
+                lon,
+                lat,
+                datum: Datum::Wgs84,
+                address: None,
+                category,
+                urgency: None,
+                reporter,
+                intake_key: None,
+                photos: Vec::new(),
+            },
+            actor,
+            code.to_owned(),
+            code_channel,
+        )
+    }
+
+    fn absorb(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Reported(Ok(reported), when) => {
+                let (result, meant, channel) = *reported;
+                if result.outcome == crate::cases::intake::Outcome::Linked {
+                    self.tally.linked += 1;
+                    return;
+                }
+                self.tally.created += 1;
+                let wait = self.wait_for(result.case.state);
+                self.schedule(
+                    when + wait,
+                    Step::Act {
+                        case: result.case.id,
+                        meant,
+                        report: result.report_id,
+                        channel,
+                    },
+                );
+            }
+            Outcome::Reported(Err(e), _) => self.refused(format!("report: {e}")),
+            Outcome::Acted(Ok(Some(effect)), case, meant, report, channel, when) => {
+                match effect.kind {
+                    Did::Command => self.tally.commands += 1,
+                    Did::Rework => {
+                        self.tally.commands += 1;
+                        self.tally.reworks += 1;
+                    }
+                    Did::Rated { dissatisfied } => {
+                        self.tally.ratings += 1;
+                        self.tally.dissatisfied += u64::from(dissatisfied);
+                    }
+                }
+                if let Some(state) = effect.next {
+                    let wait = self.wait_for(state);
+                    self.schedule(
+                        when + wait,
+                        Step::Act {
+                            case,
+                            meant,
+                            report,
+                            channel,
+                        },
+                    );
+                }
+            }
+            Outcome::Acted(Ok(None), ..) => {}
+            Outcome::Acted(Err(e), case, ..) => self.refused(format!("{case}: {e}")),
+        }
+    }
+
+    /// A point near `spot` (within `spread` degrees) in the same street, else the spot itself.
+    fn near(&mut self, spot: Spot, spread: f64) -> (f64, f64) {
+        let lon = spot.lon + (self.rng.unit() - 0.5) * spread;
+        let lat = spot.lat + (self.rng.unit() - 0.5) * spread;
+        let same_street = self
+            .cases
+            .city
+            .current()
+            .locate(lon, lat, Datum::Wgs84)
+            .ok()
+            .and_then(|l| l.at(DivisionLevel::Street).map(|d| d.code))
+            == Some(spot.street);
+        if same_street {
+            (lon, lat)
+        } else {
+            (spot.lon, spot.lat)
+        }
+    }
+
+    fn refused(&mut self, why: String) {
+        self.tally.refused += 1;
+        if self.refusals.len() < 20 {
+            self.refusals.push(why);
+        }
+    }
+
+    /// How long the next person takes to act on a case in `state` (mean minutes).
+    fn wait_for(&mut self, state: CaseState) -> i64 {
+        let mean = match state {
+            CaseState::Reported => 20.0,
+            CaseState::Registered => 25.0,
+            CaseState::Dispatched => 30.0,
+            CaseState::Accepted => 20.0,
+            // Handling takes an hour or two; the check and the close follow within the hour.
+            CaseState::Handling => 70.0,
+            CaseState::Handled => 40.0,
+            CaseState::Verified => 30.0,
+            // Return calls and ratings come the next hours.
+            CaseState::Closed => 180.0,
+            _ => 60.0,
+        };
+        self.delay(mean)
+    }
+}
+
+enum Did {
+    Command,
+    Rework,
+    Rated { dissatisfied: bool },
+}
+
+struct Effect {
+    kind: Did,
+    /// The case's state afterwards, when someone will act on it again.
+    next: Option<CaseState>,
+}
+
+enum Outcome {
+    Reported(
+        Result<Box<(crate::cases::intake::IntakeResult, String, u8)>, CaseError>,
+        i64,
+    ),
+    Acted(
+        Result<Option<Effect>, CaseError>,
+        String,
+        String,
+        String,
+        u8,
+        i64,
+    ),
+}
+
+fn context(note: Option<&str>) -> Context {
+    Context {
+        note: note.map(str::to_owned),
+        photos: Vec::new(),
+        position: None,
+        origin: "jingzhi-workload".into(),
+    }
+}
+
+/// One person acting on a case as its state asks; `None` when nobody in the workload acts
+/// (a department that lets it lie, a state people act on in the console).
+#[allow(clippy::too_many_arguments)]
+async fn act(
+    cases: &Cases,
+    org: &Organisation,
+    id: &str,
+    meant: &str,
+    report: &str,
+    channel: u8,
+    roll: u8,
+    at: i64,
+) -> Result<Option<Effect>, CaseError> {
+    let Some(case) = crate::cases::load_case(&cases.store, id).await? else {
+        return Ok(None);
+    };
+    let crew = org.streets.get(&case.place.street);
+    let handler = case
+        .department
+        .as_ref()
+        .and_then(|d| org.handlers.get(d))
+        .cloned();
+    let (actor, command, note): (Actor, Command, Option<&str>) = match case.state {
+        CaseState::Reported => {
+            let Some(crew) = crew else { return Ok(None) };
+            let category = if roll < 3 {
+                // An operator finds a report invalid now and then.
+                let reject = Command::Reject {
+                    reason: "经核实现场无此问题".into(),
+                };
+                return run(cases, &case, &crew.operator, reject, None, at, Did::Command).await;
+            } else {
+                meant.to_owned()
+            };
+            (
+                crew.operator.clone(),
+                Command::Register {
+                    category,
+                    urgency: None,
+                },
+                Some("核实后立案"),
+            )
+        }
+        CaseState::Registered => {
+            let department = case
+                .candidates
+                .first()
+                .cloned()
+                .or_else(|| crew.map(|c| c.office.clone()));
+            let Some(department) = department else {
+                return Ok(None);
+            };
+            (
+                org.dispatcher.clone(),
+                Command::Dispatch { department },
+                None,
+            )
+        }
+        // One case in twenty-five lies untouched by its department (it goes overdue and
+        // escalates).
+        CaseState::Dispatched if roll < 4 => return Ok(None),
+        CaseState::Dispatched => {
+            let Some(handler) = handler else {
+                return Ok(None);
+            };
+            (handler, Command::Accept, None)
+        }
+        CaseState::Accepted => {
+            let Some(handler) = handler else {
+                return Ok(None);
+            };
+            (handler, Command::StartHandling, Some("已安排人员前往处置"))
+        }
+        CaseState::Handling => {
+            let Some(handler) = handler else {
+                return Ok(None);
+            };
+            (
+                handler,
+                Command::ReportHandled,
+                Some("已处置完毕，附处置后照片"),
+            )
+        }
+        CaseState::Handled => {
+            let Some(crew) = crew else { return Ok(None) };
+            let passed = roll >= 8;
+            let command = Command::Verify { passed };
+            let note = if passed {
+                "现场核查合格"
+            } else {
+                "现场核查未处置到位，返工"
+            };
+            let kind = if passed { Did::Command } else { Did::Rework };
+            return run(cases, &case, &crew.inspector, command, Some(note), at, kind).await;
+        }
+        CaseState::Verified => {
+            let Some(crew) = crew else { return Ok(None) };
+            (crew.operator.clone(), Command::Close, Some("结案"))
+        }
+        CaseState::Closed if channel == 0 => return Ok(None),
+        CaseState::Closed => {
+            let rating = match roll {
+                0..=9 => Rating::Dissatisfied,
+                10..=29 => Rating::BasicallySatisfied,
+                _ => Rating::Satisfied,
+            };
+            let actor = if channel == 1 {
+                &org.hotline
+            } else {
+                &org.citizen
+            };
+            let comment = (rating == Rating::Dissatisfied).then(|| "问题没有彻底解决".to_owned());
+            let rated = cases
+                .rate(report, rating, comment, actor, "jingzhi-workload", at)
+                .await?;
+            let next = rated.state.is_open().then_some(rated.state);
+            return Ok(Some(Effect {
+                kind: Did::Rated {
+                    dissatisfied: rating == Rating::Dissatisfied,
+                },
+                next,
+            }));
+        }
+        _ => return Ok(None),
+    };
+    run(cases, &case, &actor, command, note, at, Did::Command).await
+}
+
+async fn run(
+    cases: &Cases,
+    case: &jz_domain::case::Case,
+    actor: &Actor,
+    command: Command,
+    note: Option<&str>,
+    at: i64,
+    kind: Did,
+) -> Result<Option<Effect>, CaseError> {
+    let after = cases
+        .command(&case.id, case.version, &command, actor, &context(note), at)
+        .await?;
+    let next = (after.state.is_open() || after.state == CaseState::Closed).then_some(after.state);
+    Ok(Some(Effect { kind, next }))
+}
