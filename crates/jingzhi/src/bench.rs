@@ -39,7 +39,10 @@ pub struct BenchArgs {
     /// Where the scorecard benchmark keeps its database between runs.
     #[arg(long)]
     scorecard_dir: Option<std::path::PathBuf>,
-    /// Run only these benchmarks (store, locate, intake, scorecard); all when absent.
+    /// Reports in the simulated megacity day of the benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    simulate_reports_per_day: u64,
+    /// Run only these benchmarks (store, locate, intake, scorecard, simulate); all when absent.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// PostgreSQL with PostGIS for the baselines that need it.
@@ -70,6 +73,37 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.rounds.max(5),
         )
         .await?;
+    }
+    if wanted("simulate") {
+        println!(
+            "\n== a simulated megacity day: {} reports through the real intake and workflow, SQLite synchronous=FULL ==",
+            args.simulate_reports_per_day
+        );
+        let figures = crate::simulate::run(
+            None,
+            None,
+            &crate::simulate::SimulateArgs {
+                days: 1,
+                reports_per_day: args.simulate_reports_per_day,
+                seed: 1,
+                crews: 40,
+                slice_seconds: 60,
+            },
+        )
+        .await?;
+        println!(
+            "   simulated day: {:.0} s wall for {:.0} s of city life = {:.1}× real time; {} reports, {} workflow steps; target: < 600 s wall ({})",
+            figures.wall_seconds,
+            figures.simulated_seconds,
+            figures.simulated_seconds / figures.wall_seconds,
+            figures.reports,
+            figures.steps,
+            if figures.wall_seconds < 600.0 {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
     }
     if wanted("intake") {
         crate::bench_intake::run(

@@ -25,7 +25,7 @@ use jz_store::{Location, Store, StoreOptions};
 use sqlx::Row;
 
 /// The schema version of the kept database (bump when the generator or the counters change).
-const LAYOUT: u32 = 1;
+const LAYOUT: u32 = 2;
 const DISTRICTS: u64 = 16;
 const STREETS: u64 = 15;
 const COMMUNITIES: u64 = 28;
@@ -378,9 +378,7 @@ async fn prepare(dir: &Path, cases: u64) -> anyhow::Result<PathBuf> {
                 *rows.entry(key).or_default() += &counts;
             }
             let report_day = evaluation::day_of(case.reported_at_us);
-            let due_day = case
-                .handle_deadline_at_us
-                .map_or(report_day, evaluation::day_of);
+            let due_day = evaluation::due_day(&case).unwrap_or(report_day);
             baseline.execute(rusqlite::params![
                 i64::try_from(index)?,
                 case.place.community.as_str(),

@@ -192,6 +192,8 @@ pub async fn run(data: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
         Pace {
             report_every_us: 3_600_000_000.0 / args.reports_per_hour,
             speed: 1.0,
+            by_hour: false,
+            crews: 50,
         },
     );
     if fresh && args.history_days > 0 {
@@ -249,6 +251,8 @@ pub async fn run(data: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
             Pace {
                 report_every_us: 3_600_000_000.0 / args.reports_per_hour / args.speed,
                 speed: args.speed,
+                by_hour: false,
+                crews: 50,
             },
         );
         let mut stopped = stopped.clone();

@@ -7,6 +7,7 @@ mod bench_scorecard;
 mod city;
 mod demo;
 mod org;
+mod simulate;
 mod zones;
 
 use std::net::SocketAddr;
@@ -130,6 +131,9 @@ enum Command {
     /// Open311 API key, fills two weeks of history, then serves the console and keeps the city
     /// working. Uses a fresh data folder unless --data names one.
     Demo(demo::DemoArgs),
+    /// A synthetic megacity on the real Shanghai map, N simulated days as fast as the store
+    /// allows, ending with throughput, SLA attainment, escalations and evaluation per district.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +278,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo(args) => {
             demo::run(cli.database.data.clone(), args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate(args) => {
+            simulate::run(
+                cli.database.data.clone(),
+                cli.database.database.clone(),
+                &args,
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {

@@ -530,6 +530,58 @@ pub async fn spots(store: &Store, count: usize, rng: &mut Rng) -> Result<Vec<Spo
     Ok(chosen)
 }
 
+/// Samples report spots in proportion to `weights` per district prefix (6 digits), uniformly
+/// over each district's unit grids.
+pub async fn spots_by_weight(
+    store: &Store,
+    count: usize,
+    weights: &[(&str, f64)],
+    rng: &mut Rng,
+) -> Result<Vec<Spot>, CaseError> {
+    let rows = sqlx::query("SELECT community_code, centroid_lon, centroid_lat FROM grid")
+        .fetch_all(store.reader())
+        .await?;
+    let mut by_district: HashMap<String, Vec<Spot>> = HashMap::new();
+    for row in &rows {
+        let community: String = row.try_get(0)?;
+        let Ok(street) = DivisionCode::parse(&format!("{}000", &community[..9])) else {
+            continue;
+        };
+        by_district
+            .entry(community[..6].to_owned())
+            .or_default()
+            .push(Spot {
+                lon: row.try_get(1)?,
+                lat: row.try_get(2)?,
+                street,
+            });
+    }
+    let present: Vec<(&str, f64)> = weights
+        .iter()
+        .copied()
+        .filter(|(d, w)| *w > 0.0 && by_district.contains_key(*d))
+        .collect();
+    let total: f64 = present.iter().map(|(_, w)| w).sum();
+    if total <= 0.0 {
+        return spots(store, count, rng).await;
+    }
+    let mut chosen = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut pick = rng.unit() * total;
+        let mut district = present[present.len() - 1].0;
+        for (d, w) in &present {
+            if pick < *w {
+                district = d;
+                break;
+            }
+            pick -= w;
+        }
+        let pool = &by_district[district];
+        chosen.push(pool[rng.below(pool.len())]);
+    }
+    Ok(chosen)
+}
+
 /// The labelled Chinese reports the classifier learned from: what people say, and what it is.
 fn texts() -> Vec<(&'static str, &'static str)> {
     jz_classify::shipped_train_set()
@@ -557,11 +609,22 @@ enum Step {
 /// How fast things happen.
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
-    /// Mean time between reports.
+    /// Mean time between reports (over a whole day).
     pub report_every_us: f64,
     /// Mean delays are divided by this (1 = realistic minutes and hours).
     pub speed: f64,
+    /// Reports follow the day (few at night, most in the morning and the afternoon).
+    pub by_hour: bool,
+    /// Crews per department: a department handles at most this many cases at once; the rest
+    /// wait for a crew (finite capacity).
+    pub crews: usize,
 }
+
+/// Reports per hour of the day (Asia/Shanghai) relative to the daily mean.
+const HOURLY: [f64; 24] = [
+    0.25, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.1, 1.6, 1.8, 1.7, 1.5, 1.2, 1.3, 1.6, 1.7, 1.6, 1.5,
+    1.3, 1.1, 0.9, 0.7, 0.5, 0.35,
+];
 
 /// What a workload did.
 #[derive(Debug, Clone, Copy, Default)]
@@ -589,8 +652,11 @@ pub struct Workload {
     rng: Rng,
     agenda: BinaryHeap<Reverse<(i64, u64, Step)>>,
     sequence: u64,
-    /// Recent reports (spot, text), some of which a second person reports again.
-    recent: Vec<(Spot, &'static str, &'static str)>,
+    /// Recent committed reports (spot, text, category), some of which a second person reports
+    /// again.
+    recent: Vec<(Spot, String, String)>,
+    /// Per department, when each crew is free again.
+    crews: HashMap<String, Vec<i64>>,
     pub pace: Pace,
     pub tally: Tally,
     /// Why steps were refused (the first few), for whoever watches the workload.
@@ -616,6 +682,7 @@ impl Workload {
             agenda: BinaryHeap::new(),
             sequence: 0,
             recent: Vec::new(),
+            crews: HashMap::new(),
             pace,
             tally: Tally::default(),
             refusals: Vec::new(),
@@ -661,7 +728,13 @@ impl Workload {
             for (when, step) in batch {
                 match step {
                     Step::Report => {
-                        let next = when + self.rng.exponential(self.pace.report_every_us) as i64;
+                        let mean = if self.pace.by_hour {
+                            let hour = ((when / 3_600_000_000 + 8).rem_euclid(24)) as usize;
+                            self.pace.report_every_us / HOURLY[hour]
+                        } else {
+                            self.pace.report_every_us
+                        };
+                        let next = when + self.rng.exponential(mean) as i64;
                         self.schedule(next.max(when + 1), Step::Report);
                         let (input, actor, meant, channel) = self.report();
                         let cases = self.cases.clone();
@@ -710,7 +783,7 @@ impl Workload {
         // One report in twelve is someone else calling about a problem reported recently nearby
         // (intake merges it into the open case).
         if !self.recent.is_empty() && self.rng.chance(8) {
-            let (spot, text, code) = self.recent[self.rng.below(self.recent.len())];
+            let (spot, text, code) = self.recent[self.rng.below(self.recent.len())].clone();
             self.tally.reports += 1;
             let input = ReportInput {
                 channel: Channel::Hotline,
@@ -719,13 +792,13 @@ impl Workload {
                 lat: spot.lat,
                 datum: Datum::Wgs84,
                 address: None,
-                category: Some(code.to_owned()),
+                category: Some(code.clone()),
                 urgency: None,
                 reporter: Reporter::default(),
                 intake_key: None,
                 photos: Vec::new(),
             };
-            return (input, self.org.hotline.clone(), code.to_owned(), 1);
+            return (input, self.org.hotline.clone(), code, 1);
         }
         let spot = self.spots[self.rng.below(self.spots.len())];
         let (text, code) = self.texts[self.rng.below(self.texts.len())];
@@ -751,10 +824,7 @@ impl Workload {
         };
         // Spread reports a little around the grid centre, staying in the grid's street.
         let (lon, lat) = self.near(spot, 0.0006);
-        if self.recent.len() >= 64 {
-            self.recent.remove(0);
-        }
-        self.recent.push((Spot { lon, lat, ..spot }, text, code));
+
         self.tally.reports += 1;
         let reporter = match channel {
             Channel::Hotline => Reporter {
@@ -793,6 +863,21 @@ impl Workload {
                     return;
                 }
                 self.tally.created += 1;
+                if !result.case.description.starts_with("又有") {
+                    if self.recent.len() >= 64 {
+                        self.recent.remove(0);
+                    }
+                    let place = &result.case.place;
+                    self.recent.push((
+                        Spot {
+                            lon: place.lon,
+                            lat: place.lat,
+                            street: place.street,
+                        },
+                        result.case.description.clone(),
+                        meant.clone(),
+                    ));
+                }
                 let wait = self.wait_for(result.case.state);
                 self.schedule(
                     when + wait,
@@ -818,7 +903,10 @@ impl Workload {
                     }
                 }
                 if let Some(state) = effect.next {
-                    let wait = self.wait_for(state);
+                    let wait = match (&effect.department, state) {
+                        (Some(department), CaseState::Handling) => self.crew_wait(department, when),
+                        _ => self.wait_for(state),
+                    };
                     self.schedule(
                         when + wait,
                         Step::Act {
@@ -833,6 +921,26 @@ impl Workload {
             Outcome::Acted(Ok(None), ..) => {}
             Outcome::Acted(Err(e), case, ..) => self.refused(format!("{case}: {e}")),
         }
+    }
+
+    /// How long until a case entering handling at `at` is handled: the department's first free
+    /// crew takes it (finite capacity), for a handling time drawn as usual.
+    fn crew_wait(&mut self, department: &str, at: i64) -> i64 {
+        let service = self.wait_for(CaseState::Handling);
+        let crews = self.pace.crews.max(1);
+        let free = self
+            .crews
+            .entry(department.to_owned())
+            .or_insert_with(|| vec![i64::MIN; crews]);
+        let (index, earliest) = free
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| **t)
+            .map(|(i, t)| (i, *t))
+            .expect("at least one crew");
+        let done = earliest.max(at) + service;
+        free[index] = done;
+        done - at
     }
 
     /// A point near `spot` (within `spread` degrees) in the same street, else the spot itself.
@@ -888,6 +996,8 @@ enum Did {
 
 struct Effect {
     kind: Did,
+    /// The case's department afterwards.
+    department: Option<String>,
     /// The case's state afterwards, when someone will act on it again.
     next: Option<CaseState>,
 }
@@ -1036,6 +1146,7 @@ async fn act(
                 kind: Did::Rated {
                     dissatisfied: rating == Rating::Dissatisfied,
                 },
+                department: rated.department.clone(),
                 next,
             }));
         }
@@ -1057,5 +1168,9 @@ async fn run(
         .command(&case.id, case.version, &command, actor, &context(note), at)
         .await?;
     let next = (after.state.is_open() || after.state == CaseState::Closed).then_some(after.state);
-    Ok(Some(Effect { kind, next }))
+    Ok(Some(Effect {
+        kind,
+        department: after.department.clone(),
+        next,
+    }))
 }

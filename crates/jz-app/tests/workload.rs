@@ -95,6 +95,8 @@ async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
         Pace {
             report_every_us: 360_000_000.0,
             speed: 1.0,
+            by_hour: false,
+            crews: 50,
         },
     );
     work.start(start);

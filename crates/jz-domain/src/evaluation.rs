@@ -9,9 +9,9 @@
 //!
 //! Periods: counters of reporting and registration (valid reports, registration, dispatch) belong
 //! to the day the case was reported; counters of handling, closure, rework, overdue and ratings
-//! belong to the day the case was *due* (its handling deadline; the day of report while it has
-//! none), so the denominators of the handling rates are "the cases due in the period" as the
-//! standard defines them. Days are Asia/Shanghai calendar days (UTC+8, no daylight saving).
+//! belong to the day the case was *due* (its handling deadline, or the day it was closed when
+//! that came first; the day of report while it has none), so the denominators of the handling
+//! rates are "the cases due in the period" as the standard defines them. Days are Asia/Shanghai calendar days (UTC+8, no daylight saving).
 
 use std::collections::BTreeMap;
 use std::ops::{AddAssign, SubAssign};
@@ -263,8 +263,18 @@ fn facts(case: &Case) -> [(i32, Counts); 2] {
     due.0[Counter::RatedBasic as usize] = i64::from(case.ratings.basically_satisfied);
     due.0[Counter::RatedDissatisfied as usize] = i64::from(case.ratings.dissatisfied);
     let report_day = day_of(case.reported_at_us);
-    let due_day = case.handle_deadline_at_us.map_or(report_day, day_of);
+    let due_day = due_day(case).unwrap_or(report_day);
     [(report_day, reported), (due_day, due)]
+}
+
+/// The day a case is due: its handling deadline, or the day it was closed when that came first
+/// (a case closed early is no longer pending after that day); `None` before dispatch.
+pub fn due_day(case: &Case) -> Option<i32> {
+    let deadline = case.handle_deadline_at_us?;
+    Some(day_of(
+        case.closed_at_us
+            .map_or(deadline, |closed| closed.min(deadline)),
+    ))
 }
 
 /// Every row a case in its current state adds to, with the amounts.

@@ -1,0 +1,276 @@
+//! `jingzhi simulate`: a synthetic megacity on the real Shanghai map — reports spread by
+//! district population, time of day and category, inspectors patrolling their streets,
+//! departments with finite crews — run for N simulated days as fast as the real store allows,
+//! ending with a report: throughput, SLA attainment, escalations, evaluation per district.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use jz_app::evaluation::{Period, Question};
+use jz_app::workload::{self, Pace, Rng, Workload};
+use jz_domain::division::DivisionLevel;
+use jz_domain::evaluation::{self, Counter, ScopeFacts};
+use jz_store::{Location, Store, StoreOptions};
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Simulated days.
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Reports a day across the city (a megacity of 25 million makes about a million).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub reports_per_day: u64,
+    /// Seed: the same seed makes the same reports, places, texts and people's choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Crews per department (each handles one case at a time).
+    #[arg(long, default_value_t = 40)]
+    pub crews: usize,
+    /// Steps due within this many simulated seconds run concurrently.
+    #[arg(long, default_value_t = 60)]
+    pub slice_seconds: u32,
+}
+
+/// Resident population by district (2020 census, 万 = 10,000): reports follow it.
+const POPULATION: &[(&str, f64)] = &[
+    ("310101", 66.2),
+    ("310104", 111.3),
+    ("310105", 69.3),
+    ("310106", 97.6),
+    ("310107", 123.9),
+    ("310109", 75.8),
+    ("310110", 124.3),
+    ("310112", 265.3),
+    ("310113", 223.5),
+    ("310114", 183.4),
+    ("310115", 568.2),
+    ("310116", 82.3),
+    ("310117", 191.1),
+    ("310118", 127.1),
+    ("310120", 114.1),
+    ("310151", 63.8),
+];
+
+/// The first simulated day: Monday 2026-11-02, Asia/Shanghai.
+const FIRST_DAY_US: i64 = 1_793_548_800_000_000;
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// What a simulation measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    pub wall_seconds: f64,
+    pub simulated_seconds: f64,
+    pub reports: u64,
+    pub steps: u64,
+}
+
+pub async fn run(
+    data: Option<PathBuf>,
+    database: Option<String>,
+    args: &SimulateArgs,
+) -> anyhow::Result<Figures> {
+    anyhow::ensure!(args.days > 0, "--days must be at least 1");
+    anyhow::ensure!(
+        args.reports_per_day > 0,
+        "--reports-per-day must be at least 1"
+    );
+    let location = match (&database, data) {
+        (Some(url), _) => Location::parse_url(url)?,
+        (None, Some(dir)) => Location::data_dir(&dir),
+        (None, None) => {
+            let dir = std::env::temp_dir().join(format!(
+                "jingzhi-simulate-{}",
+                crate::city::now_us() / 1_000_000
+            ));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            Location::data_dir(&dir)
+        }
+    };
+    let store = Store::open(&location, StoreOptions::default()).await?;
+    println!("simulating on {}", store.location());
+    let admin = crate::city::cli_actor("jingzhi simulate");
+    if jz_app::city::load_model(&store).await?.division_count() == 0 {
+        crate::city::import(
+            &store,
+            crate::city::ImportCommand::Shanghai(crate::city::GenerationArgs::default()),
+        )
+        .await?;
+    }
+    jz_app::zones::seed_zone_types(&store, &admin).await?;
+    let city = Arc::new(jz_app::city::SharedCity::new(
+        jz_app::city::load_model(&store).await?,
+    ));
+    let cases = Arc::new(jz_app::cases::Cases::open(store.clone(), city.clone()).await?);
+    let org = if jz_app::workload::organised(&store).await? {
+        workload::load_organisation(&cases).await?
+    } else {
+        workload::organise(&cases, &admin).await?
+    };
+    let mut rng = Rng::new(args.seed);
+    let spots = workload::spots_by_weight(&store, 200_000, POPULATION, &mut rng).await?;
+    anyhow::ensure!(!spots.is_empty(), "the imported city has no unit grids");
+    println!(
+        "{} departments with {} crews each, {} streets patrolled, {} report places; {} reports a day for {} day(s)",
+        cases.config.current().departments.len(),
+        args.crews,
+        org.streets.len(),
+        spots.len(),
+        args.reports_per_day,
+        args.days
+    );
+    let mut work = Workload::new(
+        cases.clone(),
+        org,
+        spots,
+        args.seed,
+        Pace {
+            report_every_us: 86_400_000_000.0 / args.reports_per_day as f64,
+            speed: 1.0,
+            by_hour: true,
+            crews: args.crews,
+        },
+    );
+    let start = FIRST_DAY_US;
+    let end = start + i64::from(args.days) * 86_400_000_000;
+    let hour = 3_600_000_000_i64;
+    let bar = ProgressBar::new(u64::from(args.days) * 24);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>12} [{bar:40}] {pos}/{len} simulated hours ({elapsed}, eta {eta}) {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix("simulating");
+    let began = Instant::now();
+    work.start(start);
+    let mut now = start;
+    while now < end {
+        now = (now + hour).min(end);
+        work.run_until(now, i64::from(args.slice_seconds.max(1)) * 1_000_000)
+            .await?;
+        work.deadlines(now).await?;
+        let t = work.tally;
+        let elapsed = began.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!(
+            "{} reports, {} steps, {:.0} reports/s",
+            t.reports,
+            t.commands + t.ratings,
+            t.reports as f64 / elapsed
+        ));
+        bar.inc(1);
+    }
+    bar.finish();
+    let wall = began.elapsed().as_secs_f64();
+    let t = work.tally;
+    let steps = t.commands + t.ratings;
+    println!(
+        "\n{} simulated day(s) in {:.0} s wall ({:.1}× real time): {} reports ({:.0}/s), {} cases, {} merged, {} workflow steps ({:.0}/s), {} ratings ({} dissatisfied), {} reworks; {} warnings, {} overdue, {} escalations; {} refused{}",
+        args.days,
+        wall,
+        (end - start) as f64 / 1e6 / wall,
+        t.reports,
+        t.reports as f64 / wall,
+        t.created,
+        t.linked,
+        steps,
+        steps as f64 / wall,
+        t.ratings,
+        t.dissatisfied,
+        t.reworks,
+        t.warned,
+        t.overdue,
+        t.escalated,
+        t.refused,
+        work.refusals
+            .first()
+            .map(|r| format!(" (first: {r})"))
+            .unwrap_or_default()
+    );
+    // SLA attainment and evaluation per district, from the counters.
+    let period = Period {
+        from: evaluation::day_of(start),
+        to: evaluation::day_of(end - 1) + 7,
+    };
+    let city_tally = jz_app::evaluation::tally(
+        &store,
+        &Question {
+            scope: evaluation::CITY_SCOPE.into(),
+            period,
+            department: None,
+        },
+    )
+    .await?;
+    let days = period.to - period.from + 1;
+    let facts = ScopeFacts {
+        grids: city.current().grid_count() as u64,
+        area_km2: 0.0,
+        days: days as u32,
+    };
+    let pct = |code: &str, tally: &jz_domain::evaluation::Tally| {
+        evaluation::indicator_value(code, tally, &facts)
+            .map_or_else(|| "   —".to_owned(), |v| format!("{:5.1} %", v * 100.0))
+    };
+    println!(
+        "SLA: handled on time {} · closed {} · closed on time {} · satisfaction {} · escalated cases {}",
+        pct("on_time_handling_rate", &city_tally),
+        pct("closure_rate", &city_tally),
+        pct("on_time_closure_rate", &city_tally),
+        pct("satisfaction_rate", &city_tally),
+        city_tally.all().get(Counter::Escalated)
+    );
+    let model = city.current();
+    let districts: Vec<(String, String)> = model
+        .divisions_at(DivisionLevel::District)
+        .into_iter()
+        .map(|d| (d.code.as_str().to_owned(), d.name.clone()))
+        .collect();
+    let keys: Vec<String> = districts.iter().map(|(c, _)| c.clone()).collect();
+    let tallies = jz_app::evaluation::tallies(&store, &keys, period).await?;
+    let evaluations = jz_app::evaluation::Evaluations::default();
+    println!(
+        "{:<14} {:>9} {:>10} {:>12} {:>10} {:>7} {:>5}",
+        "district", "reported", "closed", "on time", "overdue", "score", "grade"
+    );
+    for (code, name) in &districts {
+        let tally = tallies.get(code).copied().unwrap_or_default();
+        let (grids, area_km2) = evaluations.extents_of(&store, &city, code).await?;
+        let facts = ScopeFacts {
+            grids,
+            area_km2,
+            days: days as u32,
+        };
+        let score = evaluation::area_score(&tally, &facts);
+        println!(
+            "{:<14} {:>9} {:>10} {:>12} {:>10} {:>7} {:>5}",
+            name,
+            tally.all().get(Counter::Reported),
+            pct("closure_rate", &tally),
+            pct("on_time_closure_rate", &tally),
+            tally.all().get(Counter::Overdue),
+            score.map_or_else(|| "—".into(), |s| format!("{s:.1}")),
+            score.map_or_else(|| "—".into(), |s| evaluation::grade(s).to_string()),
+        );
+    }
+    if let Some(rss) = peak_rss_mb() {
+        println!("peak RSS {rss:.0} MB");
+    }
+    store.close().await;
+    Ok(Figures {
+        wall_seconds: wall,
+        simulated_seconds: (end - start) as f64 / 1e6,
+        reports: t.reports,
+        steps,
+    })
+}
