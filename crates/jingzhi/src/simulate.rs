@@ -163,13 +163,23 @@ pub async fn run(
         work.deadlines(now).await?;
         let t = work.tally;
         let elapsed = began.elapsed().as_secs_f64().max(1e-9);
-        bar.set_message(format!(
+        let message = format!(
             "{} reports, {} steps, {:.0} reports/s",
             t.reports,
             t.commands + t.ratings,
             t.reports as f64 / elapsed
-        ));
+        );
         bar.inc(1);
+        // Without a terminal the bar is hidden: a line every six simulated hours instead.
+        if bar.is_hidden() && bar.position().is_multiple_of(6) {
+            eprintln!(
+                "simulated {} h of {} in {:.0} s: {message}",
+                bar.position(),
+                bar.length().unwrap_or(0),
+                elapsed
+            );
+        }
+        bar.set_message(message);
     }
     bar.finish();
     let wall = began.elapsed().as_secs_f64();

@@ -646,7 +646,8 @@ pub struct Tally {
 #[derive(Debug)]
 pub struct Workload {
     cases: Arc<Cases>,
-    org: Organisation,
+    /// Shared with every step's task (cloning the maps per step dominated the driver's time).
+    org: Arc<Organisation>,
     spots: Vec<Spot>,
     texts: Vec<(&'static str, &'static str)>,
     rng: Rng,
@@ -675,7 +676,7 @@ impl Workload {
     ) -> Self {
         Workload {
             cases,
-            org,
+            org: Arc::new(org),
             spots,
             texts: texts(),
             rng: Rng::new(seed),
