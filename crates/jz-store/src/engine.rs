@@ -60,8 +60,10 @@ pub(crate) struct SqliteWriter {
     checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
-/// The WAL size past which the checkpointer truncates it (waiting for readers).
-const WAL_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
+/// The WAL size past which the checkpointer truncates it (waiting for readers; the writer waits
+/// too, up to a few hundred milliseconds once per limit's worth of writes). `JINGZHI_WAL_LIMIT_MB`
+/// overrides it.
+const WAL_LIMIT_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Checkpoints the WAL into the database file on a connection of its own, so the writer's
 /// commits never wait for a checkpoint (SQLite's automatic checkpoint runs inside the commit
@@ -90,6 +92,10 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
         name.push("-wal");
         std::path::PathBuf::from(name)
     };
+    let limit = std::env::var("JINGZHI_WAL_LIMIT_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(WAL_LIMIT_BYTES, |mb| mb * 1024 * 1024);
     while wake.recv().is_ok() {
         let started = std::time::Instant::now();
         checkpoint("PASSIVE");
@@ -97,7 +103,7 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
         // when the WAL may start over, and the file grows without bound (seen: 11 GB in four
         // minutes of simulation). Past the limit, wait for readers to move on and truncate it;
         // the writer waits for that once, briefly.
-        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES) {
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > limit) {
             checkpoint("TRUNCATE");
         }
         while let Ok(()) = wake.try_recv() {}
