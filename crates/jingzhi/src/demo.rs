@@ -22,8 +22,8 @@ pub struct DemoArgs {
     /// New reports per hour of simulated life (the live workload runs them `--speed` times faster).
     #[arg(long, default_value_t = 60.0)]
     reports_per_hour: f64,
-    /// Days of history simulated before serving (on a new data folder).
-    #[arg(long, default_value_t = 14)]
+    /// Days of history simulated before serving (on a new data folder; each day adds ~10 s).
+    #[arg(long, default_value_t = 2)]
     history_days: u32,
     /// Seed of the simulated workload.
     #[arg(long, default_value_t = 2026)]
