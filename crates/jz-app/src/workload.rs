@@ -977,10 +977,11 @@ impl Workload {
             CaseState::Registered => 25.0,
             CaseState::Dispatched => 30.0,
             CaseState::Accepted => 20.0,
-            // Handling takes an hour or two; the check and the close follow within the hour.
+            // Handling takes an hour or two; the on-site check comes within its 30 minutes
+            // (mostly), the close within the hour.
             CaseState::Handling => 70.0,
-            CaseState::Handled => 40.0,
-            CaseState::Verified => 30.0,
+            CaseState::Handled => 8.0,
+            CaseState::Verified => 20.0,
             // Return calls and ratings come the next hours.
             CaseState::Closed => 180.0,
             _ => 60.0,
