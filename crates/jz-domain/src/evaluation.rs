@@ -443,12 +443,18 @@ pub struct Reading {
 pub struct Scorecard {
     pub readings: Vec<Reading>,
     /// The weighted attainment of the goal cluster ×100, over the targets with data (their
-    /// weights renormalised); `None` without goals or without any data.
+    /// weights renormalised); `None` without goals, or when the targets with data carry less
+    /// than [`MIN_COVERAGE`] of the weight (one target out of four is no score).
     pub score: Option<f64>,
+    /// The share of the goal cluster's weight whose indicators have data; `None` without goals.
+    pub coverage: Option<f64>,
     /// Objective-domain work is judged by on-time closure, satisfaction-domain work by ratings.
     pub objective_limit: Option<f64>,
     pub satisfaction_limit: Option<f64>,
 }
+
+/// The least share of goal weight with data for a weighted score.
+pub const MIN_COVERAGE: f64 = 0.5;
 
 /// Reads a tally against a goal cluster (every indicator of the catalogue is read; the cluster's
 /// targets carry the weights).
@@ -493,7 +499,8 @@ pub fn scorecard(tally: &Tally, scope: &ScopeFacts, goals: Option<&GoalCluster>)
     };
     Scorecard {
         readings,
-        score: (weights > 0.0).then(|| 100.0 * weighted / weights),
+        coverage: goals.map(|_| weights),
+        score: (weights >= MIN_COVERAGE).then(|| 100.0 * weighted / weights),
         objective_limit: indicator_value("on_time_closure_rate", &objective, scope),
         satisfaction_limit: indicator_value("satisfaction_rate", &satisfaction, scope),
     }
@@ -581,6 +588,40 @@ mod tests {
         assert_eq!(count_score(4.0), 75.0);
         assert_eq!(count_score(8.5), 40.0);
         assert_eq!(count_score(12.0), 0.0);
+    }
+
+    #[test]
+    fn a_goal_score_needs_half_the_weight_with_data() {
+        let goals = crate::goal::ZoneType::CommercialDistrict
+            .default_goals()
+            .unwrap();
+        let scope = ScopeFacts {
+            grids: 100,
+            area_km2: 1.0,
+            days: 30,
+        };
+        // No case due: only the per-grid count (weight 0.2) has a value.
+        let empty = scorecard(&Tally::default(), &scope, Some(&goals));
+        assert_eq!(empty.coverage, Some(0.2));
+        assert_eq!(empty.score, None);
+        // Due and closed cases give on-time closure and rework (0.3 + 0.2 more).
+        let mut counts = Counts::default();
+        counts.0[Counter::Due as usize] = 10;
+        counts.0[Counter::Closed as usize] = 10;
+        counts.0[Counter::ClosedOnTime as usize] = 9;
+        counts.0[Counter::Registered as usize] = 10;
+        let mut tally = Tally::default();
+        tally.add(EvaluationDomain::Objective, &counts);
+        let card = scorecard(&tally, &scope, Some(&goals));
+        assert!((card.coverage.unwrap() - 0.7).abs() < 1e-9);
+        // 0.9 of 0.95 on closure (0.3), rework 0 ≤ 0.05 (0.2), 0.1 cases/grid ≤ 5 (0.2).
+        let expected = 100.0 * (0.3 * (0.9 / 0.95) + 0.2 + 0.2) / 0.7;
+        assert!(
+            (card.score.unwrap() - expected).abs() < 1e-9,
+            "{:?}",
+            card.score
+        );
+        assert_eq!(scorecard(&tally, &scope, None).coverage, None);
     }
 
     #[test]

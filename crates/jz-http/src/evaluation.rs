@@ -219,6 +219,7 @@ fn card_json(card: &ScopeCard, scope: &str, period: Period, department: Option<&
         "counts": counts_json(card),
         "indicators": indicators,
         "score": finite(card.score),
+        "goal_coverage": finite(card.card.coverage),
         "score_kind": card.score_kind,
         "grade": card.score.map(|s| evaluation::grade(s).to_string()),
         "goal_source": card.goal_source,

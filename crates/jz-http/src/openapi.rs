@@ -734,6 +734,7 @@ fn schemas() -> Value {
                 "indicators": array(schema_ref("IndicatorReading")),
                 "score": described(nullable(number()), "0..100: the zone's weighted goal attainment, or the standard's composite area/department score."),
                 "score_kind": string_enum(&["goal_attainment", "area_composite", "department_composite"], "What `score` is."),
+                "goal_coverage": described(nullable(number()), "The share of the goal cluster's weight whose indicators have data (a goal score needs at least half)."),
                 "grade": json!({ "type": ["string", "null"], "enum": ["A", "B", "C", "D", "E", null] }),
                 "goal_source": string_enum(&["zone", "zone_type", "none"], "Where the goals come from."),
                 "limits": object(json!({
