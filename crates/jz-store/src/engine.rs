@@ -60,16 +60,11 @@ pub(crate) struct SqliteWriter {
     checkpointer: Option<std::thread::JoinHandle<()>>,
 }
 
-/// The WAL size past which the checkpointer truncates it (waiting for readers; the writer waits
-/// too, up to a few hundred milliseconds once per limit's worth of writes). `JINGZHI_WAL_LIMIT_MB`
-/// overrides it.
-const WAL_LIMIT_BYTES: u64 = 1024 * 1024 * 1024;
-
 /// Checkpoints the WAL into the database file on a connection of its own, so the writer's
 /// commits never wait for a checkpoint (SQLite's automatic checkpoint runs inside the commit
 /// that crosses the threshold). PASSIVE checkpoints run beside the writer, one more when it
 /// closes.
-fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()>) {
+fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()>, limit: u64) {
     let connection = match rusqlite::Connection::open(&path) {
         Ok(connection) => connection,
         Err(error) => {
@@ -92,17 +87,14 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
         name.push("-wal");
         std::path::PathBuf::from(name)
     };
-    let limit = std::env::var("JINGZHI_WAL_LIMIT_MB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(WAL_LIMIT_BYTES, |mb| mb * 1024 * 1024);
     while wake.recv().is_ok() {
         let started = std::time::Instant::now();
         checkpoint("PASSIVE");
         // Under steady writes with steady readers a PASSIVE checkpoint never finds a moment
         // when the WAL may start over, and the file grows without bound (seen: 11 GB in four
-        // minutes of simulation). Past the limit, wait for readers to move on and truncate it;
-        // the writer waits for that once, briefly.
+        // minutes of simulation). Past the limit (`StoreOptions::wal_limit_bytes`), wait for
+        // readers to move on and truncate it; the writer waits for that once, briefly (up to a
+        // few hundred milliseconds).
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > limit) {
             checkpoint("TRUNCATE");
         }
@@ -117,7 +109,10 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
 pub(crate) const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 impl SqliteWriter {
-    pub(crate) fn open(path: &std::path::Path) -> Result<SqliteWriter, rusqlite::Error> {
+    pub(crate) fn open(
+        path: &std::path::Path,
+        wal_limit_bytes: u64,
+    ) -> Result<SqliteWriter, rusqlite::Error> {
         let connection = rusqlite::Connection::open(path)?;
         connection.execute_batch(SQLITE_WRITER_PRAGMAS)?;
         // Checkpoints run on their own thread (see `run_checkpointer`); a 64 MB page cache keeps
@@ -128,7 +123,7 @@ impl SqliteWriter {
         let owned = path.to_owned();
         let checkpointer = std::thread::Builder::new()
             .name("jingzhi-checkpoint".into())
-            .spawn(move || run_checkpointer(owned, wake))
+            .spawn(move || run_checkpointer(owned, wake, wal_limit_bytes))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(SqliteWriter {
             connection,

@@ -37,6 +37,10 @@ pub struct StoreOptions {
     pub connect_timeout: Duration,
     /// Connections in the read pool.
     pub read_connections: u32,
+    /// SQLite: the WAL size past which the checkpointer waits for readers and truncates it
+    /// (`JINGZHI_WAL_LIMIT_MB`, default 1 GB). Steady writes with steady readers would otherwise
+    /// grow it without bound.
+    pub wal_limit_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +49,10 @@ impl Default for StoreOptions {
             writer: WriterOptions::default(),
             connect_timeout: Duration::from_secs(10),
             read_connections: 4,
+            wal_limit_bytes: std::env::var("JINGZHI_WAL_LIMIT_MB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(1024 * 1024 * 1024, |mb| mb * 1024 * 1024),
         }
     }
 }
@@ -115,8 +123,8 @@ impl Store {
             Location::Sqlite { path } => {
                 // Migrations ran on a pooled connection; from now on rusqlite writes.
                 writer_pool.close().await;
-                let connection =
-                    engine::SqliteWriter::open(path).map_err(|cause| StoreError::Unreachable {
+                let connection = engine::SqliteWriter::open(path, options.wal_limit_bytes)
+                    .map_err(|cause| StoreError::Unreachable {
                         location: masked.clone(),
                         cause: cause.to_string(),
                         fix: connection_fix(backend, "").to_owned(),
