@@ -230,21 +230,41 @@ fn card_json(card: &ScopeCard, scope: &str, period: Period, department: Option<&
     })
 }
 
-async fn scorecard(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryParams(q): QueryParams<ScorecardQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let scope_text = q
-        .scope
+/// The scope (default `city`), the department the caller may read, and the period of a
+/// scorecard or trend question, checked against the caller.
+fn asked(
+    state: &AppState,
+    caller: &Caller,
+    scope: Option<String>,
+    department: Option<String>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(String, Scope, Option<String>, Period), ApiError> {
+    let scope_text = scope
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| evaluation::CITY_SCOPE.into());
     let scope = state
         .evaluations
         .scope(&state.city, &scope_text)
         .map_err(evaluation_error)?;
-    let department = authorize(&caller, &scope, q.department)?;
-    let period = period(q.from.as_deref(), q.to.as_deref())?;
+    let department = authorize(caller, &scope, department)?;
+    let period = period(from, to)?;
+    Ok((scope_text, scope, department, period))
+}
+
+async fn scorecard(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(q): QueryParams<ScorecardQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (scope_text, _, department, period) = asked(
+        &state,
+        &caller,
+        q.scope,
+        q.department,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )?;
     let question = Question {
         scope: scope_text.clone(),
         period,
@@ -377,13 +397,15 @@ async fn ranking(
             entries.push((code, name, tally, false));
         }
     }
+    // Departments are read over the whole `within` scope: its extent, once.
+    let within_extent = state
+        .evaluations
+        .extents_of(&state.store, &state.city, &scope_key)
+        .await?;
     let mut items = Vec::with_capacity(entries.len());
     for (scope, name, tally, is_department) in entries {
         let (grids, area_km2) = if is_department {
-            state
-                .evaluations
-                .extents_of(&state.store, &state.city, &scope_key)
-                .await?
+            within_extent
         } else {
             state
                 .evaluations
@@ -466,16 +488,14 @@ async fn trend(
     caller: Caller,
     QueryParams(q): QueryParams<TrendQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope_text = q
-        .scope
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| evaluation::CITY_SCOPE.into());
-    let scope = state
-        .evaluations
-        .scope(&state.city, &scope_text)
-        .map_err(evaluation_error)?;
-    let department = authorize(&caller, &scope, q.department)?;
-    let period = period(q.from.as_deref(), q.to.as_deref())?;
+    let (scope_text, scope, department, period) = asked(
+        &state,
+        &caller,
+        q.scope,
+        q.department,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )?;
     let indicator = q
         .indicator
         .filter(|s| !s.is_empty())
