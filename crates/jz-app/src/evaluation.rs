@@ -363,6 +363,18 @@ pub enum Scope {
 }
 
 impl Evaluations {
+    /// Grids and area (km²) of a zone, by its grid set or its polygon; `None` for an unknown zone.
+    pub async fn zone_extent_of(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<(u64, f64)>, StoreError> {
+        match crate::zones::zone(store, id).await? {
+            Some(zone) => Ok(Some(zone_extent(store, &zone).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Grids and area (km²) of `city` or a division.
     pub async fn extents_of(
         &self,

@@ -514,8 +514,13 @@ async fn trend(
         Scope::City => evaluation::CITY_SCOPE.to_owned(),
         _ => scope_text.clone(),
     };
-    let (grids, area_km2) = match scope {
-        Scope::Zone(_) => (0, 0.0),
+    // The same extent the zone's scorecard reads (per-grid and per-area indicators).
+    let (grids, area_km2) = match &scope {
+        Scope::Zone(id) => state
+            .evaluations
+            .zone_extent_of(&state.store, id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("zone {id} not found")))?,
         _ => {
             state
                 .evaluations

@@ -899,6 +899,33 @@ async fn scorecards_follow_the_loop_and_are_scoped() {
             .iter()
             .all(|p| p["start"].as_str().unwrap().ends_with("-01"))
     );
+    // A zone's trend reads the zone's own extent, as its scorecard does.
+    let (status, zone_trend) = w
+        .call(
+            "admin",
+            "GET",
+            "/api/v1/scorecards/trend?scope=zone:market&from=2020-01-01&to=2035-12-31&bucket=month&indicator=cases_per_grid_month",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{zone_trend}");
+    assert!(
+        zone_trend["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["value"].as_f64().is_some_and(|v| v > 0.0)),
+        "{zone_trend}"
+    );
+    let (status, _) = w
+        .call(
+            "admin",
+            "GET",
+            "/api/v1/scorecards/trend?scope=zone:nowhere",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A handler reads their own department only, city-wide.
     let (status, by_street) = w.call("handler", "GET", street, None).await;
