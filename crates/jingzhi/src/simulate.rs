@@ -170,8 +170,8 @@ pub async fn run(
             t.reports as f64 / elapsed
         );
         bar.inc(1);
-        // Without a terminal the bar is hidden: a line every six simulated hours instead.
-        if bar.is_hidden() && bar.position().is_multiple_of(6) {
+        // Without a terminal the bar is hidden: a line every simulated hour instead.
+        if bar.is_hidden() {
             eprintln!(
                 "simulated {} h of {} in {:.0} s: {message}",
                 bar.position(),

@@ -640,6 +640,8 @@ pub struct Tally {
     pub warned: u64,
     pub overdue: u64,
     pub escalated: u64,
+    /// The most reports one slice ran together (reports due within a slice run concurrently).
+    pub most_reports_at_once: u64,
 }
 
 /// A workload over an organisation.
@@ -723,20 +725,29 @@ impl Workload {
                     break;
                 }
                 let Reverse((when, _, step)) = self.agenda.pop().expect("peeked");
+                if matches!(step, Step::Report) {
+                    // The next report joins this slice when it falls within it (reports come
+                    // one after another; the slice must hold all of them to run them together).
+                    let mean = if self.pace.by_hour {
+                        let hour = ((when / 3_600_000_000 + 8).rem_euclid(24)) as usize;
+                        self.pace.report_every_us / HOURLY[hour]
+                    } else {
+                        self.pace.report_every_us
+                    };
+                    let next = when + self.rng.exponential(mean) as i64;
+                    self.schedule(next.max(when + 1), Step::Report);
+                }
                 batch.push((when, step));
             }
+            let reports = batch
+                .iter()
+                .filter(|(_, step)| matches!(step, Step::Report))
+                .count() as u64;
+            self.tally.most_reports_at_once = self.tally.most_reports_at_once.max(reports);
             let mut running = tokio::task::JoinSet::new();
             for (when, step) in batch {
                 match step {
                     Step::Report => {
-                        let mean = if self.pace.by_hour {
-                            let hour = ((when / 3_600_000_000 + 8).rem_euclid(24)) as usize;
-                            self.pace.report_every_us / HOURLY[hour]
-                        } else {
-                            self.pace.report_every_us
-                        };
-                        let next = when + self.rng.exponential(mean) as i64;
-                        self.schedule(next.max(when + 1), Step::Report);
                         let (input, actor, meant, channel) = self.report();
                         let cases = self.cases.clone();
                         running.spawn(async move {

@@ -109,6 +109,8 @@ async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
     }
     let tally = work.tally;
     assert!(tally.reports > 400, "{tally:?}");
+    // Reports due within one ten-minute slice run together (one every six minutes on average).
+    assert!(tally.most_reports_at_once >= 3, "{tally:?}");
     assert_eq!(
         tally.refused, 0,
         "every step is allowed: {:?}",
