@@ -12,7 +12,7 @@ use jz_domain::category::EvaluationDomain;
 use jz_domain::division::{DivisionCode, DivisionLevel};
 use jz_domain::evaluation::{self, COUNTERS, Counter, Counts, ScopeFacts, Tally};
 use jz_domain::goal::{GoalCluster, GoalTarget};
-use jz_store::{Statement, Store, StoreError};
+use jz_store::{Store, StoreError, Tally as StoreTally};
 use sqlx::Row;
 
 use crate::city::SharedCity;
@@ -56,21 +56,24 @@ static SUMS: LazyLock<String> = LazyLock::new(|| {
         .join(", ")
 });
 
-/// The statements that bring the evaluation rows from `before` to `after` (none when the change
-/// does not move a counter). Append them to the case change.
-pub fn statements(before: Option<&Case>, after: &Case) -> Vec<Statement> {
+/// The counter rows' additions that bring the evaluation from `before` to `after` (none when
+/// the change does not move a counter). Add them to the case change as tallies: the writer sums
+/// them with the other changes of the transaction (the city's and districts' rows are shared by
+/// most of them).
+pub fn counter_tallies(before: Option<&Case>, after: &Case) -> Vec<StoreTally> {
     evaluation::delta(before, after)
         .into_iter()
         .map(|(key, counts)| {
-            let mut statement = Statement::new(UPSERT.as_str())
-                .bind(key.scope)
-                .bind(i64::from(key.day))
-                .bind(key.department)
-                .bind(domain_text(key.domain));
-            for value in counts.0 {
-                statement = statement.bind(value);
-            }
-            statement
+            StoreTally::new(
+                UPSERT.as_str(),
+                vec![
+                    key.scope.into(),
+                    i64::from(key.day).into(),
+                    key.department.into(),
+                    domain_text(key.domain).into(),
+                ],
+                counts.0.to_vec(),
+            )
         })
         .collect()
 }

@@ -1178,7 +1178,14 @@ async fn run(
     kind: Did,
 ) -> Result<Option<Effect>, CaseError> {
     let after = cases
-        .command(&case.id, case.version, &command, actor, &context(note), at)
+        .command_on(
+            case.clone(),
+            case.version,
+            &command,
+            actor,
+            &context(note),
+            at,
+        )
         .await?;
     let next = (after.state.is_open() || after.state == CaseState::Closed).then_some(after.state);
     Ok(Some(Effect {

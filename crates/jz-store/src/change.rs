@@ -105,6 +105,31 @@ impl Statement {
     }
 }
 
+/// An additive upsert: adds `deltas` to the row named by `key`, creating the row when absent.
+///
+/// The SQL takes the key's arguments first (`$1…$k`), then the deltas (`$k+1…`), and must add
+/// them (`INSERT … ON CONFLICT (…) DO UPDATE SET n = t.n + excluded.n`). Because additions
+/// commute, the writer sums the tallies that name the same SQL and key across every change of
+/// a transaction and runs one statement per row, after the changes' own statements: the rows
+/// most changes touch (a city's daily counters) are then written once per transaction instead
+/// of once per change. Nothing may read a tallied row inside the transaction that writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tally {
+    pub sql: Cow<'static, str>,
+    pub key: Vec<Arg>,
+    pub deltas: Vec<i64>,
+}
+
+impl Tally {
+    pub fn new(sql: impl Into<Cow<'static, str>>, key: Vec<Arg>, deltas: Vec<i64>) -> Tally {
+        Tally {
+            sql: sql.into(),
+            key,
+            deltas,
+        }
+    }
+}
+
 /// A message for background work or notification, delivered at least once after its change
 /// commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +146,8 @@ pub struct OutboxMessage {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Change {
     pub statements: Vec<Statement>,
+    /// Additive upserts, summed with other changes' in the same transaction (see [`Tally`]).
+    pub tallies: Vec<Tally>,
     pub audit: Vec<AuditRecord>,
     pub outbox: Vec<OutboxMessage>,
 }
@@ -132,6 +159,11 @@ impl Change {
 
     pub fn statement(mut self, statement: Statement) -> Change {
         self.statements.push(statement);
+        self
+    }
+
+    pub fn tally(mut self, tally: Tally) -> Change {
+        self.tallies.push(tally);
         self
     }
 

@@ -22,7 +22,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 use tokio::sync::Notify;
 
-pub use change::{Arg, Change, Committed, Expect, OutboxMessage, Statement};
+pub use change::{Arg, Change, Committed, Expect, OutboxMessage, Statement, Tally};
 pub use engine::Durability;
 pub use error::{ConstraintKind, StoreError};
 pub use location::{Backend, Location, SQLITE_FILE_NAME, mask_password};

@@ -11,6 +11,10 @@
 //! A change that fails (a broken constraint, a stale version) must not take the others down:
 //! the batch is rolled back and run again without it, until every remaining change applies.
 //! The outcome is the same as running the surviving changes one by one, in order.
+//!
+//! Tallies (additive upserts, see [`crate::Tally`]) of the surviving changes are summed per row
+//! and written once per row after the changes' own statements: additions commute, so the sums
+//! equal applying each change's tallies in turn.
 
 use std::sync::Arc;
 
@@ -18,7 +22,7 @@ use jz_domain::audit::AuditEntry;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::StoreError;
-use crate::change::{Change, Committed, Expect};
+use crate::change::{Arg, Change, Committed, Expect, Tally};
 use crate::engine::{Durability, Head, WriteConnection};
 
 /// How the writer batches.
@@ -272,6 +276,18 @@ async fn apply_all<C: WriteConnection>(
             .await
             .map_err(|error| (index, error))?;
     }
+    for (tally, first) in sum_tallies(changes, failures) {
+        let args: Vec<Arg> = tally
+            .key
+            .iter()
+            .cloned()
+            .chain(tally.deltas.iter().map(|d| Arg::from(*d)))
+            .collect();
+        connection
+            .execute(&tally.sql, &args)
+            .await
+            .map_err(|error| (first, error))?;
+    }
     if let Some(head) = head.filter(|head| Some(head) != start_head.as_ref()) {
         let last = (0..changes.len()).rev().find(live).unwrap_or(0);
         connection
@@ -283,6 +299,57 @@ async fn apply_all<C: WriteConnection>(
             .map_err(|error| (last, error))?;
     }
     Ok(seqs)
+}
+
+/// A tally's row: its SQL and key, compared bit for bit.
+#[derive(PartialEq)]
+struct RowKey<'a>(&'a str, &'a [Arg]);
+
+impl Eq for RowKey<'_> {}
+
+impl std::hash::Hash for RowKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+        for arg in self.1 {
+            match arg {
+                Arg::Int(v) => (0u8, v).hash(state),
+                Arg::Real(v) => (1u8, v.map(f64::to_bits)).hash(state),
+                Arg::Text(v) => (2u8, v).hash(state),
+                Arg::Bytes(v) => (3u8, v).hash(state),
+            }
+        }
+    }
+}
+
+/// The tallies of the live changes summed per row, in the order rows were first named, each
+/// with the first change that named it (blamed if the row's statement fails). Rows whose
+/// deltas sum to zero are left out.
+fn sum_tallies(changes: &[&Change], failures: &[Option<StoreError>]) -> Vec<(Tally, usize)> {
+    let mut rows: Vec<(Tally, usize)> = Vec::new();
+    let mut at: std::collections::HashMap<RowKey<'_>, usize> = std::collections::HashMap::new();
+    for (index, change) in changes.iter().enumerate() {
+        if failures[index].is_some() {
+            continue;
+        }
+        for tally in &change.tallies {
+            match at.get(&RowKey(&tally.sql, &tally.key)) {
+                Some(&row) => {
+                    let sums = &mut rows[row].0.deltas;
+                    sums.resize(sums.len().max(tally.deltas.len()), 0);
+                    for (sum, delta) in sums.iter_mut().zip(&tally.deltas) {
+                        *sum += delta;
+                    }
+                }
+                None => {
+                    at.insert(RowKey(&tally.sql, &tally.key), rows.len());
+                    rows.push((tally.clone(), index));
+                }
+            }
+        }
+    }
+    drop(at);
+    rows.retain(|(tally, _)| tally.deltas.iter().any(|d| *d != 0));
+    rows
 }
 
 async fn apply_change<C: WriteConnection>(

@@ -7,7 +7,7 @@ use jz_domain::audit::BreakReason;
 use jz_store::migrate::{Migration, migrate};
 use jz_store::{
     Arg, Change, ConstraintKind, OutboxHandler, OutboxItem, OutboxMessage, OutboxRelay,
-    RetryPolicy, Statement, Store, StoreError, StoreOptions, WriterOptions,
+    RetryPolicy, Statement, Store, StoreError, StoreOptions, Tally, WriterOptions,
 };
 use jz_testkit::{TestDb, audit_record};
 use sqlx::{Executor, Row};
@@ -39,6 +39,7 @@ conformance!(
     a_failing_change_is_rolled_back_alone,
     stale_updates_are_rejected_and_not_audited,
     concurrent_changes_share_one_commit,
+    tallies_of_a_commit_are_summed_per_row_without_failed_changes,
     one_transaction_per_change_when_batching_is_off,
     the_audit_log_is_append_only_and_tampering_is_named,
     outbox_retries_failures_and_redelivers_after_a_crash,
@@ -382,6 +383,86 @@ async fn concurrent_changes_share_one_commit(db: &TestDb) {
         store.verify_audit_chain().await.unwrap().unwrap().entries,
         100
     );
+}
+
+const ADD_TO_ROW: &str = "INSERT INTO tally_row (k, day, a, b) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (k, day) DO UPDATE SET a = tally_row.a + excluded.a, b = tally_row.b + excluded.b";
+
+fn add_to_row(key: &str, day: i64, a: i64, b: i64) -> Tally {
+    Tally::new(ADD_TO_ROW, vec![key.into(), day.into()], vec![a, b])
+}
+
+async fn tallies_of_a_commit_are_summed_per_row_without_failed_changes(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    store
+        .write(Change::new().statement(Statement::new(
+            "CREATE TABLE tally_row (k TEXT NOT NULL, day BIGINT NOT NULL, a BIGINT NOT NULL, b BIGINT NOT NULL, PRIMARY KEY (k, day))",
+        )))
+        .await
+        .unwrap();
+    // A row written before: tallies add to it.
+    store
+        .write(Change::new().tally(add_to_row("all", 1, 1000, 0)))
+        .await
+        .unwrap();
+    let mut blocker = hold_write_lock(db).await;
+    let pending: Vec<_> = (0..100_i64)
+        .map(|n| {
+            // Change 50 inserts p7 again and fails: its tallies must not count.
+            let id = if n == 50 {
+                "p7".to_owned()
+            } else {
+                format!("p{n}")
+            };
+            let parity = if n % 2 == 0 { "even" } else { "odd" };
+            let mut change = insert_probe(&id, T0 + n)
+                .tally(add_to_row("all", 1, 1, n))
+                .tally(add_to_row(parity, 1, 1, 0))
+                .tally(add_to_row("all", 2, 1, 0));
+            // Additions that cancel within the commit leave no row behind.
+            if n == 10 {
+                change = change.tally(add_to_row("zero", 1, 1, 0));
+            }
+            if n == 20 {
+                change = change.tally(add_to_row("zero", 1, -1, 0));
+            }
+            store.write(change)
+        })
+        .collect();
+    blocker.execute("COMMIT").await.unwrap();
+    let mut batches = Vec::new();
+    for (n, answer) in pending.into_iter().enumerate() {
+        match answer.await {
+            Ok(committed) => batches.push(committed.batch),
+            Err(StoreError::Constraint { .. }) => assert_eq!(n, 50),
+            Err(other) => panic!("change {n}: {other}"),
+        }
+    }
+    batches.dedup();
+    assert!(batches.len() <= 2, "{} transactions", batches.len());
+    let row = |k: &'static str, day: i64| {
+        let store = store.clone();
+        async move {
+            let rows = sqlx::query("SELECT a, b FROM tally_row WHERE k = $1 AND day = $2")
+                .bind(k)
+                .bind(day)
+                .fetch_all(store.reader())
+                .await
+                .unwrap();
+            rows.first().map(|r| {
+                (
+                    r.try_get::<i64, _>(0).unwrap(),
+                    r.try_get::<i64, _>(1).unwrap(),
+                )
+            })
+        }
+    };
+    let b_sum: i64 = (0..100).filter(|n| *n != 50).sum();
+    assert_eq!(row("all", 1).await, Some((1000 + 99, b_sum)));
+    assert_eq!(row("all", 2).await, Some((99, 0)));
+    assert_eq!(row("even", 1).await, Some((49, 0)));
+    assert_eq!(row("odd", 1).await, Some((50, 0)));
+    assert_eq!(row("zero", 1).await, None);
 }
 
 async fn one_transaction_per_change_when_batching_is_off(db: &TestDb) {

@@ -521,8 +521,8 @@ impl Cases {
             change.statements.push(report(&decision.case.id));
             write_events(&mut change, None, &decision, actor, &context);
             change
-                .statements
-                .extend(crate::evaluation::statements(None, &decision.case));
+                .tallies
+                .extend(crate::evaluation::counter_tallies(None, &decision.case));
             desk.after_command(&decision.case, Some(at_us));
             desk.pending
                 .insert(decision.case.id.clone(), decision.case.clone());
@@ -766,7 +766,7 @@ impl Cases {
                 .expect_rows(1),
             );
         write_events(&mut change, Some(&current), &decision, actor, &context);
-        change.statements.extend(crate::evaluation::statements(
+        change.tallies.extend(crate::evaluation::counter_tallies(
             Some(&current),
             &decision.case,
         ));

@@ -189,6 +189,25 @@ impl Cases {
         context: &Context,
         at_us: i64,
     ) -> Result<Case, CaseError> {
+        let current = load_case(&self.store, case_id)
+            .await?
+            .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
+        self.command_on(current, expected_version, command, actor, context, at_us)
+            .await
+    }
+
+    /// Issues a command on a case the caller has just read (saves reading it again). The write
+    /// is still guarded by the version read: if the case moved on meanwhile, the command is
+    /// refused as stale.
+    pub async fn command_on(
+        &self,
+        current: Case,
+        expected_version: i64,
+        command: &Command,
+        actor: &Actor,
+        context: &Context,
+        at_us: i64,
+    ) -> Result<Case, CaseError> {
         check_context(context)?;
         if let Command::Rate { .. } = command {
             // Ratings are recorded per report (see `intake::rate`): each reporter rates once.
@@ -196,9 +215,8 @@ impl Cases {
                 "command: rate a case through its ratings resource, as one of its reporters".into(),
             ));
         }
-        let current = load_case(&self.store, case_id)
-            .await?
-            .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
+        let case_id = current.id.clone();
+        let case_id = case_id.as_str();
         // Visibility first: a case the actor may not see does not exist for them.
         if !self.may_see(actor, &current).await? {
             return Err(CaseError::NotFound(format!("case {case_id}")));
@@ -229,7 +247,7 @@ impl Cases {
             Change::new().statement(update_case(&decision.case, current.version, at_us));
         self.attach_photos(&mut change, case_id, &context.photos, actor);
         write_events(&mut change, Some(&current), &decision, actor, context);
-        change.statements.extend(crate::evaluation::statements(
+        change.tallies.extend(crate::evaluation::counter_tallies(
             Some(&current),
             &decision.case,
         ));

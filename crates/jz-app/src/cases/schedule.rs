@@ -60,7 +60,7 @@ impl Cases {
                 let mut change =
                     Change::new().statement(update_case(&decision.case, current.version, now_us));
                 write_events(&mut change, Some(&current), &decision, &system, &context);
-                change.statements.extend(crate::evaluation::statements(
+                change.tallies.extend(crate::evaluation::counter_tallies(
                     Some(&current),
                     &decision.case,
                 ));
