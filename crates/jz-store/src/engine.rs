@@ -72,7 +72,7 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
             return;
         }
     };
-    let _ = connection.busy_timeout(std::time::Duration::from_secs(10));
+    let _ = connection.busy_handler(Some(wait_briefly));
     let checkpoint = |mode: &str| {
         if let Err(error) =
             connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
@@ -106,6 +106,18 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
     checkpoint("PASSIVE");
 }
 
+/// Waits for a lock held by another connection in 1 ms steps, for up to 10 s. SQLite's own
+/// busy timeout sleeps in growing steps up to 100 ms: when the checkpointer truncated the WAL
+/// (it waits for readers, and writers wait for it) the writer overslept, and a run of 1,000
+/// reports/s saw one stall of a second (p99 1,035 ms; 17 ms with the truncation off).
+fn wait_briefly(attempt: i32) -> bool {
+    if attempt >= 10_000 {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    true
+}
+
 pub(crate) const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 impl SqliteWriter {
@@ -115,6 +127,7 @@ impl SqliteWriter {
     ) -> Result<SqliteWriter, rusqlite::Error> {
         let connection = rusqlite::Connection::open(path)?;
         connection.execute_batch(SQLITE_WRITER_PRAGMAS)?;
+        connection.busy_handler(Some(wait_briefly))?;
         // Checkpoints run on their own thread (see `run_checkpointer`); a 64 MB page cache keeps
         // the indexes the writer touches in memory.
         connection.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;")?;
