@@ -1069,7 +1069,7 @@ async fn act(
                 let reject = Command::Reject {
                     reason: "经核实现场无此问题".into(),
                 };
-                return run(cases, &case, &crew.operator, reject, None, at, Did::Command).await;
+                return run(cases, case, &crew.operator, reject, None, at, Did::Command).await;
             } else {
                 meant.to_owned()
             };
@@ -1132,7 +1132,7 @@ async fn act(
                 "现场核查未处置到位，返工"
             };
             let kind = if passed { Did::Command } else { Did::Rework };
-            return run(cases, &case, &crew.inspector, command, Some(note), at, kind).await;
+            return run(cases, case, &crew.inspector, command, Some(note), at, kind).await;
         }
         CaseState::Verified => {
             let Some(crew) = crew else { return Ok(None) };
@@ -1165,27 +1165,21 @@ async fn act(
         }
         _ => return Ok(None),
     };
-    run(cases, &case, &actor, command, note, at, Did::Command).await
+    run(cases, case, &actor, command, note, at, Did::Command).await
 }
 
 async fn run(
     cases: &Cases,
-    case: &jz_domain::case::Case,
+    case: jz_domain::case::Case,
     actor: &Actor,
     command: Command,
     note: Option<&str>,
     at: i64,
     kind: Did,
 ) -> Result<Option<Effect>, CaseError> {
+    let version = case.version;
     let after = cases
-        .command_on(
-            case.clone(),
-            case.version,
-            &command,
-            actor,
-            &context(note),
-            at,
-        )
+        .command_on(case, version, &command, actor, &context(note), at)
         .await?;
     let next = (after.state.is_open() || after.state == CaseState::Closed).then_some(after.state);
     Ok(Some(Effect {
