@@ -326,7 +326,7 @@ impl std::hash::Hash for RowKey<'_> {
 /// deltas sum to zero are left out.
 fn sum_tallies(changes: &[&Change], failures: &[Option<StoreError>]) -> Vec<(Tally, usize)> {
     let mut rows: Vec<(Tally, usize)> = Vec::new();
-    let mut at: std::collections::HashMap<RowKey<'_>, usize> = std::collections::HashMap::new();
+    let mut at: foldhash::HashMap<RowKey<'_>, usize> = foldhash::HashMap::default();
     for (index, change) in changes.iter().enumerate() {
         if failures[index].is_some() {
             continue;
