@@ -79,8 +79,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "\n== a simulated megacity day: {} reports through the real intake and workflow, SQLite synchronous=FULL ==",
             args.simulate_reports_per_day
         );
+        // The simulated day's database (several GB) lives in a folder removed afterwards.
+        let folder = tempfile::Builder::new()
+            .prefix("jingzhi-bench-simulate-")
+            .tempdir()?;
         let figures = crate::simulate::run(
-            None,
+            Some(folder.path().to_owned()),
             None,
             &crate::simulate::SimulateArgs {
                 days: 1,

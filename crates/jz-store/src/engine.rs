@@ -59,13 +59,32 @@ pub(crate) struct SqliteWriter {
     /// Wakes the checkpointer after a commit; dropping it stops the checkpointer.
     checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
+    /// Set by the checkpointer when the WAL is past its limit and fully checkpointed: the writer
+    /// then lets it start over (see `begin`).
+    restart_wanted: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Checkpoints the WAL into the database file on a connection of its own, so the writer's
 /// commits never wait for a checkpoint (SQLite's automatic checkpoint runs inside the commit
 /// that crosses the threshold). PASSIVE checkpoints run beside the writer, one more when it
 /// closes.
-fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()>, limit: u64) {
+///
+/// Under steady writes a PASSIVE checkpoint never lets the WAL start over: SQLite restarts it
+/// only when a write transaction begins with every frame already checkpointed, and the writer
+/// commits again before the checkpointer has caught up. Left alone it grows without bound
+/// (seen: 11 GB in four minutes of simulation). Past the limit (`StoreOptions::wal_limit_bytes`)
+/// the checkpointer asks the writer to checkpoint the few frames still missing just before its
+/// next transaction, which then starts the WAL over unless a reader still reads an old snapshot
+/// (it is asked again after the next checkpoint). Only past twice the limit (readers that
+/// never let go) does the checkpointer force it with RESTART, which holds the writer until
+/// readers move on. Forcing it every time (TRUNCATE, then RESTART) held the writer 1.2–1.8 s
+/// and 50–220 ms per limit, enough to break the intake's p99 target.
+fn run_checkpointer(
+    path: std::path::PathBuf,
+    wake: std::sync::mpsc::Receiver<()>,
+    limit: u64,
+    restart_wanted: &std::sync::atomic::AtomicBool,
+) {
     let connection = match rusqlite::Connection::open(&path) {
         Ok(connection) => connection,
         Err(error) => {
@@ -74,21 +93,6 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
         }
     };
     let _ = connection.busy_handler(Some(wait_briefly));
-    // A checkpoint answers how many frames the WAL holds (the part in use since it last started
-    // over; the file itself is never shorter).
-    let checkpoint = |mode: &str| -> u64 {
-        connection
-            .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-                row.get::<_, i64>(1)
-            })
-            .map_or_else(
-                |error| {
-                    tracing::warn!(%error, "WAL checkpoint failed");
-                    0
-                },
-                |frames| frames.max(0) as u64,
-            )
-    };
     let frame_bytes = connection
         .query_row("PRAGMA page_size", [], |row| row.get::<_, i64>(0))
         .map_or(4096, |size| size.max(512) as u64)
@@ -97,23 +101,35 @@ fn run_checkpointer(path: std::path::PathBuf, wake: std::sync::mpsc::Receiver<()
     let interval = std::time::Duration::from_millis(200);
     while wake.recv().is_ok() {
         let started = std::time::Instant::now();
-        let frames = checkpoint("PASSIVE");
-        // Under steady writes with steady readers a PASSIVE checkpoint never finds a moment
-        // when the WAL may start over, and it grows without bound (seen: 11 GB in four minutes
-        // of simulation). Past the limit (`StoreOptions::wal_limit_bytes`), wait for readers to
-        // move on and start the WAL over; the writer waits for that, briefly (50–300 ms
-        // measured in the simulator). RESTART, not TRUNCATE: truncating a 1 GB file and
-        // growing it again took 1.2–1.8 s with the writer waiting, and every frame written to
-        // new file space costs the kernel an allocation.
-        if frames.saturating_mul(frame_bytes) > limit {
-            checkpoint("RESTART");
+        let (frames, done) = checkpoint_wal(&connection, "PASSIVE");
+        let bytes = frames.saturating_mul(frame_bytes);
+        if bytes > limit.saturating_mul(2) {
+            checkpoint_wal(&connection, "RESTART");
+        } else if bytes > limit && done + 64 >= frames {
+            restart_wanted.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         while let Ok(()) = wake.try_recv() {}
         if let Some(rest) = interval.checked_sub(started.elapsed()) {
             std::thread::park_timeout(rest);
         }
     }
-    checkpoint("PASSIVE");
+    checkpoint_wal(&connection, "PASSIVE");
+}
+
+/// Runs a checkpoint; answers the frames the WAL holds (the part in use since it last started
+/// over; the file itself is never shorter) and how many of them are checkpointed.
+fn checkpoint_wal(connection: &rusqlite::Connection, mode: &str) -> (u64, u64) {
+    connection
+        .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+        })
+        .map_or_else(
+            |error| {
+                tracing::warn!(%error, "WAL checkpoint failed");
+                (0, 0)
+            },
+            |(frames, done)| (frames.max(0) as u64, done.max(0) as u64),
+        )
 }
 
 /// Waits for a lock held by another connection in 1 ms steps, for up to 10 s. SQLite's own
@@ -144,15 +160,18 @@ impl SqliteWriter {
         connection.set_prepared_statement_cache_capacity(256);
         let (checkpoint, wake) = std::sync::mpsc::sync_channel(1);
         let owned = path.to_owned();
+        let restart_wanted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wanted = restart_wanted.clone();
         let checkpointer = std::thread::Builder::new()
             .name("jingzhi-checkpoint".into())
-            .spawn(move || run_checkpointer(owned, wake, wal_limit_bytes))
+            .spawn(move || run_checkpointer(owned, wake, wal_limit_bytes, &wanted))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(SqliteWriter {
             connection,
             parameter_indexes: foldhash::HashMap::default(),
             checkpoint: Some(checkpoint),
             checkpointer: Some(checkpointer),
+            restart_wanted,
         })
     }
 
@@ -212,6 +231,17 @@ fn sqlite_error(error: rusqlite::Error) -> StoreError {
 
 impl WriteConnection for SqliteWriter {
     async fn begin(&mut self) -> Result<(), StoreError> {
+        if self
+            .restart_wanted
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            // The checkpointer has caught up but for the last commits: checkpoint those here,
+            // so this transaction starts the WAL over (see `run_checkpointer`). PASSIVE never
+            // waits; if the checkpointer is busy, it asks again later.
+            let started = std::time::Instant::now();
+            let (frames, done) = checkpoint_wal(&self.connection, "PASSIVE");
+            tracing::debug!(frames, done, took = ?started.elapsed(), "writer checkpoint to start the WAL over");
+        }
         self.connection
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(sqlite_error)
