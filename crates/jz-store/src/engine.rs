@@ -470,3 +470,74 @@ pub(crate) fn any_row_cells(row: &sqlx::any::AnyRow) -> Result<Vec<Arg>, StoreEr
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The WAL header's salts: SQLite draws new ones each time the WAL starts over (frames
+    /// carrying old salts are then ignored).
+    fn wal_salts(db: &std::path::Path) -> [u8; 8] {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-wal");
+        let header = std::fs::read(std::path::PathBuf::from(name)).expect("the WAL exists");
+        header[16..24].try_into().expect("a WAL header")
+    }
+
+    #[tokio::test]
+    async fn past_its_limit_the_writer_starts_the_wal_over_though_others_committed_since() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let path = folder.path().join("wal.db");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB)"))
+            .expect("a database");
+        let mut writer = SqliteWriter::open(&path, 768 * 1024).expect("the writer");
+        let insert = |bytes: usize| [Arg::Bytes(Some(vec![7; bytes]))];
+        writer.begin().await.expect("begin");
+        writer
+            .execute("INSERT INTO t (x) VALUES ($1)", &insert(1_000_000))
+            .await
+            .expect("insert");
+        writer.commit().await.expect("commit");
+        // The commit woke the checkpointer: a megabyte of WAL is past the 768 KB limit (not past twice it), and once
+        // it has checkpointed all of it, it asks the writer to start the WAL over.
+        let asked_by = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !writer
+            .restart_wanted
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            assert!(
+                std::time::Instant::now() < asked_by,
+                "the checkpointer never asked for the WAL to start over"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // Meanwhile other commits land (under load, the writer's own next ones do): the first
+        // finds the WAL fully checkpointed and starts it over itself, the second appends to it,
+        // so the WAL is no longer fully checkpointed and SQLite alone would keep appending.
+        let other = rusqlite::Connection::open(&path).expect("a second connection");
+        for _ in 0..2 {
+            other
+                .execute("INSERT INTO t (x) VALUES (zeroblob(100000))", [])
+                .expect("another commit");
+        }
+        let before = wal_salts(&path);
+        writer.begin().await.expect("begin");
+        writer
+            .execute("INSERT INTO t (x) VALUES ($1)", &insert(10))
+            .await
+            .expect("insert");
+        writer.commit().await.expect("commit");
+        assert_ne!(
+            wal_salts(&path),
+            before,
+            "the writer's transaction starts the WAL over"
+        );
+        let rows: i64 = other
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .expect("count");
+        assert_eq!(rows, 4, "nothing is lost when the WAL starts over");
+        drop(other);
+        writer.close().await;
+    }
+}
