@@ -676,6 +676,24 @@ impl Workload {
         seed: u64,
         pace: Pace,
     ) -> Self {
+        // A spot belongs to the street its point is located in, whatever it was sampled as: a
+        // grid's centroid can lie outside the grid (grids cut by a community boundary are not
+        // convex), even in the next street, and its inspector would report outside their
+        // territory (seen: 1–4 refusals in a simulated day). Spots in no patrolled street go.
+        let model = cases.city.current();
+        let spots = spots
+            .into_iter()
+            .filter_map(|spot| {
+                let street = model
+                    .locate(spot.lon, spot.lat, Datum::Wgs84)
+                    .ok()?
+                    .at(DivisionLevel::Street)?
+                    .code;
+                org.streets
+                    .contains_key(&street)
+                    .then_some(Spot { street, ..spot })
+            })
+            .collect();
         Workload {
             cases,
             org: Arc::new(org),
