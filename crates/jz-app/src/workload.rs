@@ -679,19 +679,20 @@ impl Workload {
         // A spot belongs to the street its point is located in, whatever it was sampled as: a
         // grid's centroid can lie outside the grid (grids cut by a community boundary are not
         // convex), even in the next street, and its inspector would report outside their
-        // territory (seen: 1–4 refusals in a simulated day). Spots in no patrolled street go.
+        // territory (seen: 1–4 refusals in a simulated day). A spot located nowhere keeps its
+        // street (its report is refused as outside the city, as any such report is).
         let model = cases.city.current();
         let spots = spots
             .into_iter()
-            .filter_map(|spot| {
-                let street = model
+            .map(|spot| {
+                let located = model
                     .locate(spot.lon, spot.lat, Datum::Wgs84)
-                    .ok()?
-                    .at(DivisionLevel::Street)?
-                    .code;
-                org.streets
-                    .contains_key(&street)
-                    .then_some(Spot { street, ..spot })
+                    .ok()
+                    .and_then(|l| l.at(DivisionLevel::Street).map(|d| d.code));
+                Spot {
+                    street: located.unwrap_or(spot.street),
+                    ..spot
+                }
             })
             .collect();
         Workload {
