@@ -59,8 +59,8 @@ pub(crate) struct SqliteWriter {
     /// Wakes the checkpointer after a commit; dropping it stops the checkpointer.
     checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
     checkpointer: Option<std::thread::JoinHandle<()>>,
-    /// Set by the checkpointer when the WAL is past its limit and fully checkpointed: the writer
-    /// then lets it start over (see `begin`).
+    /// Set by the checkpointer when the WAL is past its limit and checkpointed but for a few
+    /// frames: the writer then lets it start over (see `begin`).
     restart_wanted: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -105,7 +105,7 @@ fn run_checkpointer(
         let bytes = frames.saturating_mul(frame_bytes);
         if bytes > limit.saturating_mul(2) {
             checkpoint_wal(&connection, "RESTART");
-        } else if bytes > limit && done + 64 >= frames {
+        } else if bytes > limit && done + CAUGHT_UP_FRAMES >= frames {
             restart_wanted.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         while let Ok(()) = wake.try_recv() {}
@@ -115,6 +115,10 @@ fn run_checkpointer(
     }
     checkpoint_wal(&connection, "PASSIVE");
 }
+
+/// Frames a PASSIVE checkpoint may leave behind (a commit landing meanwhile, a reader's
+/// snapshot) for the writer still to checkpoint them cheaply before starting the WAL over.
+const CAUGHT_UP_FRAMES: u64 = 64;
 
 /// Runs a checkpoint; answers the frames the WAL holds (the part in use since it last started
 /// over; the file itself is never shorter) and how many of them are checkpointed.
@@ -484,6 +488,19 @@ mod tests {
         header[16..24].try_into().expect("a WAL header")
     }
 
+    /// One transaction of the writer inserting a blob of `bytes`.
+    async fn write_blob(writer: &mut SqliteWriter, bytes: usize) {
+        writer.begin().await.expect("begin");
+        writer
+            .execute(
+                "INSERT INTO t (x) VALUES ($1)",
+                &[Arg::Bytes(Some(vec![7; bytes]))],
+            )
+            .await
+            .expect("insert");
+        writer.commit().await.expect("commit");
+    }
+
     #[tokio::test]
     async fn past_its_limit_the_writer_starts_the_wal_over_though_others_committed_since() {
         let folder = tempfile::tempdir().expect("a temporary folder");
@@ -492,15 +509,10 @@ mod tests {
             .and_then(|c| c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB)"))
             .expect("a database");
         let mut writer = SqliteWriter::open(&path, 768 * 1024).expect("the writer");
-        let insert = |bytes: usize| [Arg::Bytes(Some(vec![7; bytes]))];
-        writer.begin().await.expect("begin");
-        writer
-            .execute("INSERT INTO t (x) VALUES ($1)", &insert(1_000_000))
-            .await
-            .expect("insert");
-        writer.commit().await.expect("commit");
-        // The commit woke the checkpointer: a megabyte of WAL is past the 768 KB limit (not past twice it), and once
-        // it has checkpointed all of it, it asks the writer to start the WAL over.
+        write_blob(&mut writer, 1_000_000).await;
+        // The commit woke the checkpointer: a megabyte of WAL is past the 768 KB limit (not
+        // past twice it), and once it has checkpointed all of it, it asks the writer to start
+        // the WAL over.
         let asked_by = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while !writer
             .restart_wanted
@@ -522,12 +534,7 @@ mod tests {
                 .expect("another commit");
         }
         let before = wal_salts(&path);
-        writer.begin().await.expect("begin");
-        writer
-            .execute("INSERT INTO t (x) VALUES ($1)", &insert(10))
-            .await
-            .expect("insert");
-        writer.commit().await.expect("commit");
+        write_blob(&mut writer, 10).await;
         assert_ne!(
             wal_salts(&path),
             before,

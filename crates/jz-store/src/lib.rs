@@ -37,10 +37,11 @@ pub struct StoreOptions {
     pub connect_timeout: Duration,
     /// Connections in the read pool.
     pub read_connections: u32,
-    /// SQLite: the WAL size past which the checkpointer waits for readers and starts the WAL
-    /// over from its beginning (`JINGZHI_WAL_LIMIT_MB`, default 1 GB). Steady writes with
-    /// steady readers would otherwise grow it without bound. The file keeps its size and is
-    /// written over, so the disk holds at most about this much WAL.
+    /// SQLite: the WAL in use past which the writer starts the WAL over from its beginning
+    /// (`JINGZHI_WAL_LIMIT_MB`, default 1 GB); past twice this the checkpointer forces it,
+    /// waiting for readers. Steady writes with steady readers would otherwise grow it without
+    /// bound. The file keeps its size and is written over, so the disk holds about this much WAL
+    /// (at most about twice).
     pub wal_limit_bytes: u64,
 }
 
