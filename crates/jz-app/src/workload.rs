@@ -640,7 +640,7 @@ pub struct Tally {
     pub warned: u64,
     pub overdue: u64,
     pub escalated: u64,
-    /// The most reports one slice ran together (reports due within a slice run concurrently).
+    /// The most reports that ran at once.
     pub most_reports_at_once: u64,
 }
 
@@ -667,6 +667,10 @@ pub struct Workload {
 }
 
 const MINUTE: f64 = 60_000_000.0;
+
+/// The most steps a workload runs at once: enough to keep the store's writer in full batches
+/// (its `max_batch` is 1,024), few enough that the tasks' memory stays small.
+pub const IN_FLIGHT: usize = 4_096;
 
 impl Workload {
     pub fn new(
@@ -729,44 +733,43 @@ impl Workload {
         .max(1_000_000.0) as i64
     }
 
-    /// Runs every step due up to `until`, each at its own time; steps due in the same
-    /// `slice` run concurrently (different cases), in time order otherwise.
+    /// Runs every step due up to `until`, each at its own time. Steps run concurrently (they
+    /// are of different cases: a case's next step is scheduled only when its last one is done)
+    /// within a sliding window: a step starts while no step more than `slice` older than it is
+    /// still running, and at most [`IN_FLIGHT`] run at once. So steps are reordered by less
+    /// than `slice`, and the store's writer is fed continuously — a step-wise barrier at the
+    /// end of each slice left it committing a ramp of small batches, each with its own fsync.
     pub async fn run_until(&mut self, until: i64, slice: i64) -> Result<(), CaseError> {
-        while let Some(Reverse((at, _, _))) = self.agenda.peek() {
-            let at = *at;
-            if at > until {
-                break;
-            }
-            let end = (at + slice).min(until);
-            let mut batch = Vec::new();
-            while let Some(Reverse((when, _, _))) = self.agenda.peek() {
-                if *when > end {
+        let mut running = tokio::task::JoinSet::new();
+        // The due times of the running steps (time → how many), to find the oldest.
+        let mut due: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
+        let mut reports_running = 0u64;
+        loop {
+            while running.len() < IN_FLIGHT {
+                let Some(Reverse((when, _, _))) = self.agenda.peek() else {
+                    break;
+                };
+                let when = *when;
+                let oldest = due.first_key_value().map(|(t, _)| *t);
+                if when > until || oldest.is_some_and(|oldest| when > oldest + slice) {
                     break;
                 }
-                let Reverse((when, _, step)) = self.agenda.pop().expect("peeked");
-                if matches!(step, Step::Report) {
-                    // The next report joins this slice when it falls within it (reports come
-                    // one after another; the slice must hold all of them to run them together).
-                    let mean = if self.pace.by_hour {
-                        let hour = ((when / 3_600_000_000 + 8).rem_euclid(24)) as usize;
-                        self.pace.report_every_us / HOURLY[hour]
-                    } else {
-                        self.pace.report_every_us
-                    };
-                    let next = when + self.rng.exponential(mean) as i64;
-                    self.schedule(next.max(when + 1), Step::Report);
-                }
-                batch.push((when, step));
-            }
-            let reports = batch
-                .iter()
-                .filter(|(_, step)| matches!(step, Step::Report))
-                .count() as u64;
-            self.tally.most_reports_at_once = self.tally.most_reports_at_once.max(reports);
-            let mut running = tokio::task::JoinSet::new();
-            for (when, step) in batch {
+                let Reverse((_, _, step)) = self.agenda.pop().expect("peeked");
+                *due.entry(when).or_default() += 1;
                 match step {
                     Step::Report => {
+                        // Reports come one after another: the next is scheduled as this starts.
+                        let mean = if self.pace.by_hour {
+                            let hour = ((when / 3_600_000_000 + 8).rem_euclid(24)) as usize;
+                            self.pace.report_every_us / HOURLY[hour]
+                        } else {
+                            self.pace.report_every_us
+                        };
+                        let next = when + self.rng.exponential(mean) as i64;
+                        self.schedule(next.max(when + 1), Step::Report);
+                        reports_running += 1;
+                        self.tally.most_reports_at_once =
+                            self.tally.most_reports_at_once.max(reports_running);
                         let (input, actor, meant, channel) = self.report();
                         let cases = self.cases.clone();
                         running.spawn(async move {
@@ -793,12 +796,26 @@ impl Workload {
                     }
                 }
             }
-            while let Some(done) = running.join_next().await {
-                let done = done.map_err(|e| CaseError::Invalid(format!("workload task: {e}")))?;
-                self.absorb(done);
+            let Some(done) = running.join_next().await else {
+                // Nothing running and nothing more due: done.
+                return Ok(());
+            };
+            let done = done.map_err(|e| CaseError::Invalid(format!("workload task: {e}")))?;
+            let when = match &done {
+                Outcome::Reported(_, when) => {
+                    reports_running -= 1;
+                    *when
+                }
+                Outcome::Acted(.., when) => *when,
+            };
+            if let std::collections::btree_map::Entry::Occupied(mut entry) = due.entry(when) {
+                *entry.get_mut() -= 1;
+                if *entry.get() == 0 {
+                    entry.remove();
+                }
             }
+            self.absorb(done);
         }
-        Ok(())
     }
 
     /// Runs the deadline scheduler at `at` and counts what it did.
