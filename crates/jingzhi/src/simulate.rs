@@ -30,7 +30,8 @@ pub struct SimulateArgs {
     /// Crews per department (each handles one case at a time).
     #[arg(long, default_value_t = 40)]
     pub crews: usize,
-    /// Steps due within this many simulated seconds run concurrently.
+    /// Steps run concurrently while none still running is more than this many simulated
+    /// seconds older (steps of different cases are reordered by less than this).
     #[arg(long, default_value_t = 60)]
     pub slice_seconds: u32,
 }
