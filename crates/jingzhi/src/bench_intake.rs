@@ -44,6 +44,47 @@ struct Outcome {
     count: usize,
 }
 
+/// CPU time used so far by this process and by its writer thread, from `/proc` (Linux; `None`
+/// elsewhere). The figures per report say where the time goes when the run is CPU-bound.
+#[derive(Debug, Clone, Copy)]
+struct CpuTimes {
+    process: Duration,
+    writer: Duration,
+}
+
+impl CpuTimes {
+    fn now() -> Option<CpuTimes> {
+        let process = Self::of(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+        let mut writer = Duration::ZERO;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            if stat.contains("(jingzhi-writer)") {
+                writer += Self::of(&stat).unwrap_or_default();
+            }
+        }
+        Some(CpuTimes { process, writer })
+    }
+
+    /// User plus system time from a `stat` line (fields 14 and 15, in USER_HZ = 100 ticks).
+    fn of(stat: &str) -> Option<Duration> {
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(Duration::from_millis(ticks * 10))
+    }
+
+    /// Microseconds per report between `self` and `later`: (process, writer).
+    fn per_report(self, later: CpuTimes, reports: usize) -> (f64, f64) {
+        let per = |a: Duration, b: Duration| {
+            b.saturating_sub(a).as_secs_f64() * 1e6 / reports.max(1) as f64
+        };
+        (
+            per(self.process, later.process),
+            per(self.writer, later.writer),
+        )
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -334,7 +375,11 @@ pub async fn run(
         copy_dir(&prepared, &dir)?;
         let server = start(&dir, max_batch).await?;
         let load = Arc::new(bodies(count, 1 + max_batch as u64));
+        let before = CpuTimes::now();
         let saturated = saturate(server.address, &server.token, load, connections).await?;
+        let cpu = before
+            .zip(CpuTimes::now())
+            .map(|(before, after)| before.per_report(after, saturated.count));
         let paced_load = Arc::new(bodies(5_000, 7 + max_batch as u64));
         let at_rate = paced(server.address, &server.token, paced_load, 1_000.0, 64).await?;
         let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM case_report")
@@ -357,6 +402,12 @@ pub async fn run(
             ms(at_rate.p50),
             ms(at_rate.p99)
         );
+        if let Some((process, writer)) = cpu {
+            println!(
+                "   {:<27} CPU per saturated report: {process:.0} µs in the process (server, writer and load generator), {writer:.0} µs of it in the writer thread",
+                ""
+            );
+        }
         results.push((saturated, at_rate));
     }
     let (baseline, ours) = (results[0].0, results[1].0);
