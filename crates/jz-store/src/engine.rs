@@ -546,6 +546,24 @@ mod tests {
         writer.commit().await.expect("commit");
     }
 
+    #[test]
+    fn under_a_gibibyte_the_writer_keeps_the_small_page_cache() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let path = folder.path().join("small.db");
+        let mut writer = SqliteWriter::open(&path, 1 << 30).expect("the writer");
+        let cache = |writer: &SqliteWriter| -> i64 {
+            writer
+                .connection
+                .query_row("PRAGMA cache_size", [], |row| row.get(0))
+                .expect("the cache size")
+        };
+        assert_eq!(cache(&writer), -16384, "16 MB while the database is small");
+        assert!(!writer.large_cache);
+        // Sizing again (as every 256 commits) keeps it while the database stays small.
+        writer.size_cache().expect("sizing");
+        assert_eq!(cache(&writer), -16384);
+    }
+
     #[tokio::test]
     async fn past_its_limit_the_writer_starts_the_wal_over_though_others_committed_since() {
         let folder = tempfile::tempdir().expect("a temporary folder");
