@@ -196,9 +196,9 @@ impl SqliteWriter {
     /// Under 1 GiB every commit walks the whole cache: SQLite's B-tree balancing borrows the
     /// page number of the 1 GiB lock byte as a temporary, so the cache truncation at commit
     /// takes its slow path (a scan of every cached page). With 64 MB that was 13 % of the
-    /// writer's CPU per intake report. Past 1 GiB the walk stops, and there the larger cache
-    /// keeps more index pages: a simulated day with 16 MB throughout took 1,322 s instead of
-    /// 1,230 s, the difference being system time reading pages back.
+    /// writer's CPU per intake report. Past 1 GiB the walk stops, and the cache keeps the
+    /// 64 MB the simulated days were measured with (16 MB there: equal in a 100 s run on a
+    /// 2.9 GB copy, a day with more system time — 658 s against 601 s — on a noisy evening).
     fn size_cache(&mut self) -> Result<(), rusqlite::Error> {
         self.commits_since_sized = 0;
         let bytes: i64 = self.connection.query_row(
