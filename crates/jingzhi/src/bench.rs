@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Keep-alive HTTP connections of the saturated intake clients.
     #[arg(long, default_value_t = 128)]
     intake_connections: usize,
+    /// Reports in the group-commit side's run at 1,000 reports/s (the one-transaction side,
+    /// which cannot keep that pace, sends at most 5,000).
+    #[arg(long, default_value_t = 20_000)]
+    intake_paced_reports: usize,
     /// Cases in the scorecard benchmark (one synthetic year).
     #[arg(long, default_value_t = 10_000_000)]
     scorecard_cases: u64,
@@ -114,6 +118,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.intake_reports,
             args.intake_baseline_reports,
             args.intake_connections,
+            args.intake_paced_reports,
         )
         .await?;
     }

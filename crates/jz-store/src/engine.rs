@@ -87,6 +87,7 @@ fn run_checkpointer(
     path: std::path::PathBuf,
     wake: std::sync::mpsc::Receiver<()>,
     limit: u64,
+    interval: std::time::Duration,
     restart_wanted: &std::sync::atomic::AtomicBool,
 ) {
     let connection = match rusqlite::Connection::open(&path) {
@@ -101,8 +102,8 @@ fn run_checkpointer(
         .query_row("PRAGMA page_size", [], |row| row.get::<_, i64>(0))
         .map_or(4096, |size| size.max(512) as u64)
         + 24;
-    // At most one checkpoint per interval: commits arriving meanwhile are covered by the next.
-    let interval = std::time::Duration::from_millis(200);
+    // At most one checkpoint per interval (`StoreOptions::checkpoint_interval`): commits
+    // arriving meanwhile are covered by the next.
     while wake.recv().is_ok() {
         let started = std::time::Instant::now();
         let (frames, done) = checkpoint_wal(&connection, "PASSIVE");
@@ -158,6 +159,7 @@ impl SqliteWriter {
     pub(crate) fn open(
         path: &std::path::Path,
         wal_limit_bytes: u64,
+        checkpoint_interval: std::time::Duration,
     ) -> Result<SqliteWriter, rusqlite::Error> {
         let connection = rusqlite::Connection::open(path)?;
         connection.execute_batch(SQLITE_WRITER_PRAGMAS)?;
@@ -172,7 +174,9 @@ impl SqliteWriter {
         let wanted = restart_wanted.clone();
         let checkpointer = std::thread::Builder::new()
             .name("jingzhi-checkpoint".into())
-            .spawn(move || run_checkpointer(owned, wake, wal_limit_bytes, &wanted))
+            .spawn(move || {
+                run_checkpointer(owned, wake, wal_limit_bytes, checkpoint_interval, &wanted)
+            })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let mut writer = SqliteWriter {
             connection,
@@ -550,7 +554,8 @@ mod tests {
     fn under_a_gibibyte_the_writer_keeps_the_small_page_cache() {
         let folder = tempfile::tempdir().expect("a temporary folder");
         let path = folder.path().join("small.db");
-        let mut writer = SqliteWriter::open(&path, 1 << 30).expect("the writer");
+        let mut writer = SqliteWriter::open(&path, 1 << 30, std::time::Duration::from_millis(20))
+            .expect("the writer");
         let cache = |writer: &SqliteWriter| -> i64 {
             writer
                 .connection
@@ -571,7 +576,9 @@ mod tests {
         rusqlite::Connection::open(&path)
             .and_then(|c| c.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x BLOB)"))
             .expect("a database");
-        let mut writer = SqliteWriter::open(&path, 768 * 1024).expect("the writer");
+        let mut writer =
+            SqliteWriter::open(&path, 768 * 1024, std::time::Duration::from_millis(20))
+                .expect("the writer");
         write_blob(&mut writer, 1_000_000).await;
         // The commit woke the checkpointer: a megabyte of WAL is past the 768 KB limit (not
         // past twice it), and once it has checkpointed all of it, it asks the writer to start
