@@ -417,8 +417,8 @@ pub async fn run(
         let cpu = before
             .zip(CpuTimes::now())
             .map(|(before, after)| before.per_report(after, saturated.count));
-        // Right after the saturated run the checkpointer is still writing its backlog into the
-        // database file, and every commit's sync waits behind that: measured as it is, briefly.
+        // Right after the saturated run the checkpointer may still be writing its backlog into
+        // the database file, and every commit's sync would wait behind that: measured apart.
         let after_burst = if paced_count > 5_000 {
             let load = Arc::new(bodies(5_000, 5 + max_batch as u64));
             Some(paced(server.address, &server.token, load, 1_000.0, 64).await?)

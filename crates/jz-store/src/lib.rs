@@ -49,7 +49,7 @@ pub struct StoreOptions {
     /// that sync on the disk: small checkpoints often keep the commits' latency even. A page
     /// several commits wrote in between is copied once: seldom ones cost less disk under
     /// saturation. Measured in docs/benchmarks.md (intake p99 at 1,000 reports/s over 20 s:
-    /// 18–22 ms at 20 ms, 39–61 ms at 200 ms, 185–248 ms at 1–5 s; the simulator's busy hours
+    /// 19–26 ms at 20 ms, 39–61 ms at 200 ms, 185–248 ms at 1–5 s; the simulator's busy hours
     /// ≈ 3 % slower at 20 ms than at 200 ms, ≈ 10 % faster at 2 s).
     pub checkpoint_interval: Duration,
 }
