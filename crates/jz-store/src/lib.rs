@@ -60,18 +60,18 @@ impl Default for StoreOptions {
             writer: WriterOptions::default(),
             connect_timeout: Duration::from_secs(10),
             read_connections: 4,
-            wal_limit_bytes: std::env::var("JINGZHI_WAL_LIMIT_MB")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
+            wal_limit_bytes: env_number("JINGZHI_WAL_LIMIT_MB")
                 .map_or(1024 * 1024 * 1024, |mb| mb * 1024 * 1024),
             checkpoint_interval: Duration::from_millis(
-                std::env::var("JINGZHI_CHECKPOINT_MS")
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(20),
+                env_number("JINGZHI_CHECKPOINT_MS").unwrap_or(20),
             ),
         }
     }
+}
+
+/// A whole number from the environment variable `name`, if it is set to one.
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok())
 }
 
 /// An open store. Cheap to clone; all clones share one writer.
