@@ -118,6 +118,7 @@ impl Question {
 
 /// The counters of one scope and period, per domain.
 pub async fn tally(store: &Store, question: &Question) -> Result<Tally, StoreError> {
+    store.fold_tallies().await?;
     let sql = format!(
         "SELECT domain, {} FROM eval_counter WHERE scope = $1 AND department = $2 AND day >= $3 AND day <= $4 GROUP BY domain",
         SUMS.as_str()
@@ -141,6 +142,7 @@ pub async fn tallies(
     scopes: &[String],
     period: Period,
 ) -> Result<HashMap<String, Tally>, StoreError> {
+    store.fold_tallies().await?;
     let mut out: HashMap<String, Tally> = HashMap::new();
     for chunk in scopes.chunks(500) {
         let placeholders: Vec<String> = (3..3 + chunk.len()).map(|i| format!("${i}")).collect();
@@ -172,6 +174,7 @@ pub async fn department_tallies(
     scope: &str,
     period: Period,
 ) -> Result<BTreeMap<String, Tally>, StoreError> {
+    store.fold_tallies().await?;
     let sql = format!(
         "SELECT department, domain, {} FROM eval_counter WHERE scope = $1 AND day >= $2 AND day <= $3 AND department <> '*' GROUP BY department, domain",
         SUMS.as_str()
@@ -195,6 +198,7 @@ pub async fn department_tallies(
 
 /// The counters of one scope per day of a period (days without rows are absent).
 pub async fn daily(store: &Store, question: &Question) -> Result<BTreeMap<i32, Tally>, StoreError> {
+    store.fold_tallies().await?;
     let sql = format!(
         "SELECT day, domain, {} FROM eval_counter WHERE scope = $1 AND department = $2 AND day >= $3 AND day <= $4 GROUP BY day, domain",
         SUMS.as_str()
@@ -570,6 +574,7 @@ pub struct LoopDepths {
 }
 
 pub async fn loop_depths(store: &Store) -> Result<LoopDepths, StoreError> {
+    store.fold_tallies().await?;
     let row = sqlx::query(
         "SELECT CAST(SUM(open) AS BIGINT), CAST(SUM(overdue_open) AS BIGINT), CAST(SUM(suspended) AS BIGINT) FROM eval_counter WHERE scope = 'city' AND department = '*'",
     )

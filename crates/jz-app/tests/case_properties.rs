@@ -1718,6 +1718,7 @@ async fn check_database(store: &Store, model: &Model) -> Result<(), TestCaseErro
         "SELECT scope, day, department, domain, {} FROM eval_counter",
         columns.join(", ")
     );
+    store.fold_tallies().await.unwrap();
     let mut stored: BTreeMap<evaluation::Key, evaluation::Counts> = BTreeMap::new();
     for row in sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(store.reader())

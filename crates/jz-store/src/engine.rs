@@ -43,6 +43,11 @@ pub(crate) trait WriteConnection: Send {
     /// Reads the audit head and, where the engine has row locks, locks it until commit.
     fn lock_head(&mut self) -> impl Future<Output = Result<Head, StoreError>> + Send;
     fn durability(&mut self) -> impl Future<Output = Result<Durability, StoreError>> + Send;
+    /// Every row of `sql` (no parameters, outside a transaction), its first column as bytes.
+    fn read_blobs(
+        &mut self,
+        sql: &str,
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, StoreError>> + Send;
     fn close(self) -> impl Future<Output = ()> + Send;
 }
 
@@ -336,6 +341,14 @@ impl WriteConnection for SqliteWriter {
         Ok(head)
     }
 
+    async fn read_blobs(&mut self, sql: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut statement = self.connection.prepare(sql).map_err(sqlite_error)?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(sqlite_error)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
+    }
+
     async fn durability(&mut self) -> Result<Durability, StoreError> {
         let read = |pragma: &str| -> Result<String, rusqlite::Error> {
             self.connection
@@ -449,6 +462,15 @@ impl WriteConnection for PostgresWriter {
                 hash: GENESIS_HASH.to_owned(),
             },
         })
+    }
+
+    async fn read_blobs(&mut self, sql: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<Vec<u8>, _>(0)?))
+            .collect()
     }
 
     async fn durability(&mut self) -> Result<Durability, StoreError> {

@@ -12,6 +12,7 @@ mod error;
 mod location;
 pub mod migrate;
 mod outbox;
+mod pending;
 mod writer;
 
 use std::sync::Arc;
@@ -163,6 +164,11 @@ impl Store {
                 outbox_ready.clone(),
             ),
         };
+        // Tallies a crash left pending are folded before the store is handed out.
+        if let Err(error) = writer.fold_tallies().await {
+            writer.shutdown().await;
+            return Err(error);
+        }
         Ok(Store {
             inner: Arc::new(StoreInner {
                 backend,
@@ -227,6 +233,12 @@ impl Store {
         change: Change,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send + 'static {
         self.inner.writer.submit(change)
+    }
+
+    /// Folds the committed tallies still pending into their rows (see [`Tally`]). Call it before
+    /// reading tallied rows: afterwards they include every tally acknowledged before the call.
+    pub async fn fold_tallies(&self) -> Result<(), StoreError> {
+        self.inner.writer.fold_tallies().await
     }
 
     /// The durability settings the write connection runs with, read from the database.

@@ -65,6 +65,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "evaluation",
         sql: include_str!("../migrations/sqlite/0009_evaluation.sql"),
     },
+    Migration {
+        version: 10,
+        name: "tally_pending",
+        sql: include_str!("../migrations/sqlite/0010_tally_pending.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -113,6 +118,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "evaluation",
         sql: include_str!("../migrations/postgres/0009_evaluation.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "tally_pending",
+        sql: include_str!("../migrations/postgres/0010_tally_pending.sql"),
     },
 ];
 

@@ -13,17 +13,22 @@
 //! The outcome is the same as running the surviving changes one by one, in order.
 //!
 //! Tallies (additive upserts, see [`crate::Tally`]) of the surviving changes are summed per row
-//! and written once per row after the changes' own statements: additions commute, so the sums
-//! equal applying each change's tallies in turn.
+//! and appended, as one `tally_pending` row, after the changes' own statements; the writer keeps
+//! the running sums and folds them into their rows every
+//! [`WriterOptions::tally_fold_interval`], when asked ([`crate::Store::fold_tallies`]), before it
+//! stops, and on start for rows a crash left behind (see [`crate::pending`]). Additions commute,
+//! so the folded sums equal applying each change's tallies in turn.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jz_domain::audit::AuditEntry;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::StoreError;
-use crate::change::{Arg, Change, Committed, Expect, Tally};
+use crate::change::{Change, Committed, Expect};
 use crate::engine::{Durability, Head, WriteConnection};
+use crate::pending::TallySums;
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,11 @@ pub struct WriterOptions {
     pub max_batch: usize,
     /// How many changes may wait in the queue before callers wait to enqueue (backpressure).
     pub queue_depth: usize,
+    /// The longest time committed tallies wait in `tally_pending` before the writer folds them
+    /// into their rows. Readers of tallied rows call [`crate::Store::fold_tallies`] first, so
+    /// this bounds only the work a restart after a crash finds, and how stale a reader in
+    /// another process may be.
+    pub tally_fold_interval: Duration,
 }
 
 impl Default for WriterOptions {
@@ -40,9 +50,15 @@ impl Default for WriterOptions {
         WriterOptions {
             max_batch: 1024,
             queue_depth: 16 * 1024,
+            tally_fold_interval: Duration::from_secs(2),
         }
     }
 }
+
+/// Distinct pending rows past which the writer folds without waiting for the interval.
+const MAX_PENDING_ROWS: usize = 200_000;
+
+const APPEND_PENDING: &str = "INSERT INTO tally_pending (body) VALUES ($1)";
 
 type Reply = oneshot::Sender<Result<Committed, StoreError>>;
 
@@ -50,6 +66,10 @@ pub(crate) enum Job {
     Write {
         change: Change,
         reply: Reply,
+    },
+    /// Fold the pending tallies into their rows; answered after the fold commits.
+    FoldTallies {
+        reply: oneshot::Sender<Result<(), StoreError>>,
     },
     /// Report the write connection's durability settings.
     Durability {
@@ -75,7 +95,9 @@ impl WriterHandle {
         outbox_ready: Arc<Notify>,
     ) -> std::io::Result<WriterHandle> {
         let (sender, receiver) = mpsc::channel(options.queue_depth.max(1));
-        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
         std::thread::Builder::new()
             .name("jingzhi-writer".into())
             .spawn(move || {
@@ -129,6 +151,15 @@ impl WriterHandle {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    pub(crate) async fn fold_tallies(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Job::FoldTallies { reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
     pub(crate) async fn shutdown(&self) {
         let (done, stopped) = oneshot::channel();
         if self.sender.send(Job::Shutdown { done }).await.is_ok() {
@@ -148,11 +179,42 @@ async fn run_writer<C: WriteConnection>(
     let mut batch_number = 0u64;
     let mut jobs = Vec::with_capacity(max_batch);
     let mut stop: Option<oneshot::Sender<()>> = None;
-    while stop.is_none() && receiver.recv_many(&mut jobs, max_batch).await > 0 {
+    // Tallies a crash left pending are folded by the first fold (`Store::open` asks for it);
+    // if they cannot be read, that fold answers why.
+    let mut pending = Pending::default();
+    let mut unreadable = match read_pending(&mut connection).await {
+        Ok(sums) => {
+            pending.add(&sums);
+            None
+        }
+        Err(error) => Some(error),
+    };
+    while stop.is_none() {
+        let received = match pending.due(options.tally_fold_interval) {
+            Some(due) if unreadable.is_none() => {
+                match tokio::time::timeout_at(due, receiver.recv_many(&mut jobs, max_batch)).await {
+                    Ok(received) => received,
+                    Err(_) => {
+                        // Idle past the interval: fold now.
+                        if let Err(error) = pending.fold(&mut connection).await {
+                            tracing::error!(%error, "folding the pending tallies failed; trying again later");
+                            pending.since = Some(tokio::time::Instant::now());
+                        }
+                        continue;
+                    }
+                }
+            }
+            _ => receiver.recv_many(&mut jobs, max_batch).await,
+        };
+        if received == 0 {
+            break;
+        }
         let mut writes = Vec::with_capacity(jobs.len());
+        let mut fold_waiters = Vec::new();
         for job in jobs.drain(..) {
             match job {
                 Job::Write { change, reply } => writes.push((change, reply)),
+                Job::FoldTallies { reply } => fold_waiters.push(reply),
                 Job::Durability { reply } => {
                     let _ = reply.send(connection.durability().await);
                 }
@@ -165,18 +227,47 @@ async fn run_writer<C: WriteConnection>(
         if stop.is_some() {
             // Writes queued behind the shutdown request are still committed and answered.
             while let Ok(job) = receiver.try_recv() {
-                if let Job::Write { change, reply } = job {
-                    writes.push((change, reply));
+                match job {
+                    Job::Write { change, reply } => writes.push((change, reply)),
+                    Job::FoldTallies { reply } => fold_waiters.push(reply),
+                    Job::Durability { .. } | Job::Shutdown { .. } => {}
                 }
             }
         }
         while !writes.is_empty() {
             let rest = writes.split_off(writes.len().min(max_batch));
             batch_number += 1;
-            let done =
-                commit_and_answer(&mut connection, writes, batch_number, &outbox_ready).await;
+            let done = commit_and_answer(
+                &mut connection,
+                writes,
+                batch_number,
+                &outbox_ready,
+                &mut pending,
+            )
+            .await;
             litter.discard(done);
             writes = rest;
+        }
+        let fold_due = pending.due(options.tally_fold_interval).is_some_and(|due| {
+            due <= tokio::time::Instant::now() || pending.sums.len() > MAX_PENDING_ROWS
+        });
+        if !fold_waiters.is_empty() || (unreadable.is_none() && (stop.is_some() || fold_due)) {
+            let folded = match unreadable.take() {
+                Some(error) => Err(error),
+                None => pending.fold(&mut connection).await,
+            };
+            if let Err(error) = &folded {
+                tracing::error!(%error, "folding the pending tallies failed");
+                if pending.since.is_some() {
+                    pending.since = Some(tokio::time::Instant::now());
+                }
+            }
+            for reply in fold_waiters {
+                let _ = reply.send(match &folded {
+                    Ok(()) => Ok(()),
+                    Err(error) => Err(StoreError::Database(error.to_string().into())),
+                });
+            }
         }
     }
     connection.close().await;
@@ -185,7 +276,81 @@ async fn run_writer<C: WriteConnection>(
     }
 }
 
-/// Frees written changes on a thread of its own. A change is built on the runtime's threads
+/// Committed tallies not yet folded into their rows: the same sums as the `tally_pending` rows.
+#[derive(Debug, Default)]
+struct Pending {
+    sums: TallySums,
+    /// When the oldest unfolded sums were committed.
+    since: Option<tokio::time::Instant>,
+}
+
+impl Pending {
+    fn add(&mut self, sums: &TallySums) {
+        if sums.is_empty() {
+            return;
+        }
+        self.since.get_or_insert_with(tokio::time::Instant::now);
+        self.sums.merge(sums);
+    }
+
+    /// When the pending sums are due to be folded; `None` when there are none.
+    fn due(&self, interval: Duration) -> Option<tokio::time::Instant> {
+        self.since.map(|since| since + interval)
+    }
+
+    /// Runs one upsert per row and deletes the pending rows, in one transaction. A row that
+    /// breaks a constraint (a tally that can never apply: a bug, logged with its key and sums)
+    /// is left out and the others are folded without it. On any other failure nothing changes
+    /// and the sums stay pending, to be folded later.
+    async fn fold<C: WriteConnection>(&mut self, connection: &mut C) -> Result<(), StoreError> {
+        if self.since.is_none() {
+            return Ok(());
+        }
+        loop {
+            connection.begin().await?;
+            let mut failed = None;
+            for (sql, key, args) in self.sums.statements() {
+                if let Err(error) = connection.execute(sql, &args).await {
+                    failed = Some((sql.to_owned(), key.to_vec(), args, error));
+                    break;
+                }
+            }
+            match failed {
+                None => {
+                    if let Err(error) = connection.execute("DELETE FROM tally_pending", &[]).await {
+                        connection.rollback().await?;
+                        return Err(error);
+                    }
+                    connection.commit().await?;
+                    *self = Pending::default();
+                    return Ok(());
+                }
+                Some((sql, key, args, error)) => {
+                    connection.rollback().await?;
+                    if !matches!(error, StoreError::Constraint { .. }) {
+                        return Err(error);
+                    }
+                    tracing::error!(%error, sql, ?args, "a pending tally breaks a constraint; it is left out");
+                    self.sums.forget(&sql, &key);
+                }
+            }
+        }
+    }
+}
+
+/// The sums of the `tally_pending` rows.
+async fn read_pending<C: WriteConnection>(connection: &mut C) -> Result<TallySums, StoreError> {
+    let mut sums = TallySums::default();
+    for body in connection
+        .read_blobs("SELECT body FROM tally_pending ORDER BY id")
+        .await?
+    {
+        sums.add_encoded(&body)?;
+    }
+    Ok(sums)
+}
+
+/// Frees written changes on a thread of their own. A change is built on the runtime's threads
 /// and freed by whoever drops it last; freeing a batch's strings on the writer thread (memory
 /// allocated on other threads) took about 6 % of its time, and the writer is the one thread
 /// every acknowledged change waits for.
@@ -219,12 +384,14 @@ async fn commit_and_answer<C: WriteConnection>(
     writes: Vec<(Change, Reply)>,
     batch_number: u64,
     outbox_ready: &Notify,
+    pending: &mut Pending,
 ) -> Vec<Change> {
     let changes: Vec<&Change> = writes.iter().map(|(change, _)| change).collect();
     let outcome = write_batch(connection, &changes).await;
     let batch_size = writes.len();
     match outcome {
-        Ok(outcomes) => {
+        Ok((outcomes, tallies)) => {
+            pending.add(&tallies);
             let wrote_outbox = writes
                 .iter()
                 .zip(&outcomes)
@@ -258,26 +425,30 @@ async fn commit_and_answer<C: WriteConnection>(
     }
 }
 
+/// What a committed batch answers per change, and the tallies it appended to `tally_pending`.
+type BatchOutcome = (Vec<Result<Vec<i64>, StoreError>>, TallySums);
+
 /// Writes `changes` in one transaction. The outer error means nothing was committed; the inner
 /// results say, per change, whether it is part of the commit.
 async fn write_batch<C: WriteConnection>(
     connection: &mut C,
     changes: &[&Change],
-) -> Result<Vec<Result<Vec<i64>, StoreError>>, StoreError> {
+) -> Result<BatchOutcome, StoreError> {
     let mut failures: Vec<Option<StoreError>> = changes.iter().map(|_| None).collect();
     loop {
         connection.begin().await?;
         match apply_all(connection, changes, &failures).await {
-            Ok(seqs) => {
+            Ok((seqs, tallies)) => {
                 connection.commit().await?;
-                return Ok(seqs
+                let answers = seqs
                     .into_iter()
                     .zip(failures)
                     .map(|(seqs, failure)| match failure {
                         Some(error) => Err(error),
                         None => Ok(seqs),
                     })
-                    .collect());
+                    .collect();
+                return Ok((answers, tallies));
             }
             Err((index, error)) => {
                 // A dead connection fails here, and the whole batch is answered with its error.
@@ -288,12 +459,13 @@ async fn write_batch<C: WriteConnection>(
     }
 }
 
-/// Applies every change not yet known to fail; on the first failure, names it.
+/// Applies every change not yet known to fail; on the first failure, names it. Answers each
+/// change's audit numbers and the summed tallies appended to `tally_pending`.
 async fn apply_all<C: WriteConnection>(
     connection: &mut C,
     changes: &[&Change],
     failures: &[Option<StoreError>],
-) -> Result<Vec<Vec<i64>>, (usize, StoreError)> {
+) -> Result<(Vec<Vec<i64>>, TallySums), (usize, StoreError)> {
     let live = |index: &usize| failures[*index].is_none();
     let mut head = None;
     if let Some(first) = (0..changes.len())
@@ -314,15 +486,17 @@ async fn apply_all<C: WriteConnection>(
             .await
             .map_err(|error| (index, error))?;
     }
-    for (tally, first) in sum_tallies(changes, failures) {
-        let args: Vec<Arg> = tally
-            .key
-            .iter()
-            .cloned()
-            .chain(tally.deltas.iter().map(|d| Arg::from(*d)))
-            .collect();
+    let mut tallies = TallySums::default();
+    let mut first_tallied = None;
+    for index in (0..changes.len()).filter(live) {
+        for tally in &changes[index].tallies {
+            first_tallied.get_or_insert(index);
+            tallies.add_tally(tally);
+        }
+    }
+    if let (Some(body), Some(first)) = (tallies.encode(), first_tallied) {
         connection
-            .execute(&tally.sql, &args)
+            .execute(APPEND_PENDING, &[body.into()])
             .await
             .map_err(|error| (first, error))?;
     }
@@ -336,58 +510,7 @@ async fn apply_all<C: WriteConnection>(
             .await
             .map_err(|error| (last, error))?;
     }
-    Ok(seqs)
-}
-
-/// A tally's row: its SQL and key, compared bit for bit.
-#[derive(PartialEq)]
-struct RowKey<'a>(&'a str, &'a [Arg]);
-
-impl Eq for RowKey<'_> {}
-
-impl std::hash::Hash for RowKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-        for arg in self.1 {
-            match arg {
-                Arg::Int(v) => (0u8, v).hash(state),
-                Arg::Real(v) => (1u8, v.map(f64::to_bits)).hash(state),
-                Arg::Text(v) => (2u8, v).hash(state),
-                Arg::Bytes(v) => (3u8, v).hash(state),
-            }
-        }
-    }
-}
-
-/// The tallies of the live changes summed per row, in the order rows were first named, each
-/// with the first change that named it (blamed if the row's statement fails). Rows whose
-/// deltas sum to zero are left out.
-fn sum_tallies(changes: &[&Change], failures: &[Option<StoreError>]) -> Vec<(Tally, usize)> {
-    let mut rows: Vec<(Tally, usize)> = Vec::new();
-    let mut at: foldhash::HashMap<RowKey<'_>, usize> = foldhash::HashMap::default();
-    for (index, change) in changes.iter().enumerate() {
-        if failures[index].is_some() {
-            continue;
-        }
-        for tally in &change.tallies {
-            match at.get(&RowKey(&tally.sql, &tally.key)) {
-                Some(&row) => {
-                    let sums = &mut rows[row].0.deltas;
-                    sums.resize(sums.len().max(tally.deltas.len()), 0);
-                    for (sum, delta) in sums.iter_mut().zip(&tally.deltas) {
-                        *sum += delta;
-                    }
-                }
-                None => {
-                    at.insert(RowKey(&tally.sql, &tally.key), rows.len());
-                    rows.push((tally.clone(), index));
-                }
-            }
-        }
-    }
-    drop(at);
-    rows.retain(|(tally, _)| tally.deltas.iter().any(|d| *d != 0));
-    rows
+    Ok((seqs, tallies))
 }
 
 async fn apply_change<C: WriteConnection>(

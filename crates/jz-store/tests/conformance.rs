@@ -40,6 +40,9 @@ conformance!(
     stale_updates_are_rejected_and_not_audited,
     concurrent_changes_share_one_commit,
     tallies_of_a_commit_are_summed_per_row_without_failed_changes,
+    tallies_wait_pending_until_folded_and_survive_an_unclean_stop,
+    pending_tallies_are_folded_when_their_interval_passes,
+    a_pending_tally_that_breaks_a_constraint_is_left_out_alone,
     one_transaction_per_change_when_batching_is_off,
     the_audit_log_is_append_only_and_tampering_is_named,
     outbox_retries_failures_and_redelivers_after_a_crash,
@@ -440,6 +443,7 @@ async fn tallies_of_a_commit_are_summed_per_row_without_failed_changes(db: &Test
     }
     batches.dedup();
     assert!(batches.len() <= 2, "{} transactions", batches.len());
+    store.fold_tallies().await.unwrap();
     let row = |k: &'static str, day: i64| {
         let store = store.clone();
         async move {
@@ -463,6 +467,154 @@ async fn tallies_of_a_commit_are_summed_per_row_without_failed_changes(db: &Test
     assert_eq!(row("even", 1).await, Some((49, 0)));
     assert_eq!(row("odd", 1).await, Some((50, 0)));
     assert_eq!(row("zero", 1).await, None);
+}
+
+const CREATE_TALLY_ROW: &str = "CREATE TABLE tally_row (k TEXT NOT NULL, day BIGINT NOT NULL, a BIGINT NOT NULL, b BIGINT NOT NULL, PRIMARY KEY (k, day))";
+
+/// `(a, b)` of the tallied row `k`/`day`, read without folding.
+async fn tally_row(store: &Store, k: &str, day: i64) -> Option<(i64, i64)> {
+    let rows = sqlx::query("SELECT a, b FROM tally_row WHERE k = $1 AND day = $2")
+        .bind(k.to_owned())
+        .bind(day)
+        .fetch_all(store.reader())
+        .await
+        .unwrap();
+    rows.first().map(|r| {
+        (
+            r.try_get::<i64, _>(0).unwrap(),
+            r.try_get::<i64, _>(1).unwrap(),
+        )
+    })
+}
+
+async fn tallies_wait_pending_until_folded_and_survive_an_unclean_stop(db: &TestDb) {
+    let store = opened_with_probe(db).await;
+    store
+        .write(Change::new().statement(Statement::new(CREATE_TALLY_ROW)))
+        .await
+        .unwrap();
+    // Acknowledged tallies are in `tally_pending`, not yet in their rows (the default
+    // interval is seconds; nothing asked for a fold).
+    for n in 0..20_i64 {
+        store
+            .write(insert_probe(&format!("p{n}"), T0 + n).tally(add_to_row("all", 1, 1, n)))
+            .await
+            .unwrap();
+    }
+    assert!(jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM tally_pending").await >= 1);
+    assert_eq!(tally_row(&store, "all", 1).await, None);
+    store.fold_tallies().await.unwrap();
+    assert_eq!(tally_row(&store, "all", 1).await, Some((20, 190)));
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM tally_pending").await,
+        0
+    );
+    // A fold with nothing pending changes nothing.
+    store.fold_tallies().await.unwrap();
+    assert_eq!(tally_row(&store, "all", 1).await, Some((20, 190)));
+
+    // More tallies, then the store is dropped without `close` (no fold on the way out, as
+    // after a crash): the next open folds what was pending, once.
+    for n in 20..30_i64 {
+        store
+            .write(insert_probe(&format!("p{n}"), T0 + n).tally(add_to_row("all", 1, 1, n)))
+            .await
+            .unwrap();
+    }
+    assert!(jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM tally_pending").await >= 1);
+    drop(store);
+    let store = db.open().await;
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM tally_pending").await,
+        0,
+        "open folds what a crash left pending"
+    );
+    let b: i64 = (0..30).sum();
+    assert_eq!(tally_row(&store, "all", 1).await, Some((30, b)));
+    store.close().await;
+    let store = db.open().await;
+    assert_eq!(tally_row(&store, "all", 1).await, Some((30, b)));
+    // `close` folds too.
+    store
+        .write(Change::new().tally(add_to_row("all", 1, 1, 0)))
+        .await
+        .unwrap();
+    store.close().await;
+    let store = db.open().await;
+    assert_eq!(tally_row(&store, "all", 1).await, Some((31, b)));
+}
+
+async fn pending_tallies_are_folded_when_their_interval_passes(db: &TestDb) {
+    let options = StoreOptions {
+        writer: WriterOptions {
+            tally_fold_interval: std::time::Duration::from_millis(20),
+            ..WriterOptions::default()
+        },
+        ..StoreOptions::default()
+    };
+    let store = db.open_with(options).await;
+    store
+        .write(Change::new().statement(Statement::new(CREATE_TALLY_ROW)))
+        .await
+        .unwrap();
+    store
+        .write(Change::new().tally(add_to_row("idle", 7, 2, 3)))
+        .await
+        .unwrap();
+    // Nobody writes or reads: the writer folds on its own once the interval has passed.
+    // Polled until it shows (bounded), not slept for.
+    let waited = std::time::Instant::now();
+    while tally_row(&store, "idle", 7).await.is_none() {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(30),
+            "the pending tally was not folded within 30 s"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(tally_row(&store, "idle", 7).await, Some((2, 3)));
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM tally_pending").await,
+        0
+    );
+}
+
+async fn a_pending_tally_that_breaks_a_constraint_is_left_out_alone(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .write(Change::new().statement(Statement::new(
+            "CREATE TABLE tally_checked (k TEXT PRIMARY KEY, a BIGINT NOT NULL CHECK (a >= 0))",
+        )))
+        .await
+        .unwrap();
+    let add = |k: &str, a: i64| {
+        Tally::new(
+            "INSERT INTO tally_checked (k, a) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET a = tally_checked.a + excluded.a",
+            vec![k.into()],
+            vec![a],
+        )
+    };
+    store
+        .write(
+            Change::new()
+                .tally(add("good", 2))
+                .tally(add("bad", -1))
+                .tally(add("also good", 5)),
+        )
+        .await
+        .unwrap();
+    store.fold_tallies().await.unwrap();
+    let rows: Vec<(String, i64)> = sqlx::query("SELECT k, a FROM tally_checked ORDER BY k")
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap()))
+        .collect();
+    assert_eq!(rows, vec![("also good".into(), 5), ("good".into(), 2)]);
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM tally_pending").await,
+        0
+    );
 }
 
 async fn one_transaction_per_change_when_batching_is_off(db: &TestDb) {

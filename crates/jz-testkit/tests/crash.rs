@@ -36,6 +36,7 @@ async fn crash_cycles(db: &TestDb, cycles: u64, seed: u64) {
     for sql in [
         "CREATE TABLE IF NOT EXISTS crash_write (id TEXT PRIMARY KEY, run BIGINT NOT NULL, writer BIGINT NOT NULL, n BIGINT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS crash_part (write_id TEXT NOT NULL, part BIGINT NOT NULL, PRIMARY KEY (write_id, part))",
+        "CREATE TABLE IF NOT EXISTS crash_tally (run BIGINT NOT NULL, writer BIGINT NOT NULL, writes BIGINT NOT NULL, PRIMARY KEY (run, writer))",
     ] {
         schema = schema.statement(Statement::new(sql));
     }
@@ -134,6 +135,19 @@ async fn check_after_crash(db: &TestDb, cycle: u64, acknowledged: &HashSet<Strin
             .await,
         writes,
         "cycle {cycle}: outbox rows"
+    );
+    // The writes' tallies: pending at the kill or folded before it, each counted exactly once
+    // (open folds what the killed writer left pending).
+    let miscounted = jz_testkit::scalar::<i64>(
+        &store,
+        "SELECT COUNT(*) FROM (SELECT run, writer, COUNT(*) AS n FROM crash_write GROUP BY run, writer) w \
+         FULL OUTER JOIN crash_tally t ON t.run = w.run AND t.writer = w.writer \
+         WHERE COALESCE(t.writes, 0) <> COALESCE(w.n, 0)",
+    )
+    .await;
+    assert_eq!(
+        miscounted, 0,
+        "cycle {cycle}: tallied write counts differ from the writes present"
     );
     let chain = store.verify_audit_chain().await.unwrap();
     assert!(chain.is_ok(), "cycle {cycle}: {}", chain.unwrap_err());

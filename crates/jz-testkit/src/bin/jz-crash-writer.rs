@@ -6,9 +6,14 @@
 
 use std::io::Write;
 
-use jz_store::{Change, Location, OutboxMessage, Statement, Store, StoreOptions};
+use jz_store::{Change, Location, OutboxMessage, Statement, Store, StoreOptions, Tally};
 
-// The tables `crash_write` and `crash_part` are created by the test before the first child.
+// The tables `crash_write`, `crash_part` and `crash_tally` are created by the test before the
+// first child.
+
+/// Counts the writes per writer of a run: a tally, so it waits in `tally_pending` until folded.
+const COUNT_WRITE: &str = "INSERT INTO crash_tally (run, writer, writes) VALUES ($1, $2, $3) \
+     ON CONFLICT (run, writer) DO UPDATE SET writes = crash_tally.writes + excluded.writes";
 
 fn change(run: i64, writer: i64, n: i64) -> (String, Change) {
     let id = format!("{run}-{writer}-{n}");
@@ -29,11 +34,18 @@ fn change(run: i64, writer: i64, n: i64) -> (String, Change) {
     }
     let mut record = jz_testkit::audit_record("crash.write", &id, at_us);
     record.subject_kind = "crash_write".into();
-    let change = change.audit(record).outbox(OutboxMessage {
-        topic: "crash".into(),
-        payload: id.clone(),
-        due_at_us: at_us,
-    });
+    let change = change
+        .tally(Tally::new(
+            COUNT_WRITE,
+            vec![run.into(), writer.into()],
+            vec![1],
+        ))
+        .audit(record)
+        .outbox(OutboxMessage {
+            topic: "crash".into(),
+            payload: id.clone(),
+            due_at_us: at_us,
+        });
     (id, change)
 }
 
