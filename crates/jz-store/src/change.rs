@@ -110,9 +110,12 @@ impl Statement {
 /// The SQL takes the key's arguments first (`$1…$k`), then the deltas (`$k+1…`), and must add
 /// them (`INSERT … ON CONFLICT (…) DO UPDATE SET n = t.n + excluded.n`). Because additions
 /// commute, the writer sums the tallies that name the same SQL and key across every change of
-/// a transaction and runs one statement per row, after the changes' own statements: the rows
-/// most changes touch (a city's daily counters) are then written once per transaction instead
-/// of once per change. Nothing may read a tallied row inside the transaction that writes it.
+/// a transaction, appends the sums as one `tally_pending` row of that transaction, and runs one
+/// statement per row only when it folds (every [`crate::WriterOptions::tally_fold_interval`],
+/// on [`crate::Store::fold_tallies`], on close, and on open after a crash): the rows most
+/// changes touch (a city's daily counters) are written once per fold instead of once per
+/// change. Read tallied rows only after [`crate::Store::fold_tallies`]; nothing may read them in
+/// a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tally {
     pub sql: Cow<'static, str>,

@@ -39,7 +39,7 @@ pub struct WriterOptions {
     /// How many changes may wait in the queue before callers wait to enqueue (backpressure).
     pub queue_depth: usize,
     /// The longest time committed tallies wait in `tally_pending` before the writer folds them
-    /// into their rows. Readers of tallied rows call [`crate::Store::fold_tallies`] first, so
+    /// into their rows (`JINGZHI_TALLY_FOLD_MS`, default 2000). Readers of tallied rows call [`crate::Store::fold_tallies`] first, so
     /// this bounds only the work a restart after a crash finds, and how stale a reader in
     /// another process may be.
     pub tally_fold_interval: Duration,
@@ -50,7 +50,9 @@ impl Default for WriterOptions {
         WriterOptions {
             max_batch: 1024,
             queue_depth: 16 * 1024,
-            tally_fold_interval: Duration::from_secs(2),
+            tally_fold_interval: Duration::from_millis(
+                crate::env_number("JINGZHI_TALLY_FOLD_MS").unwrap_or(2000),
+            ),
         }
     }
 }
