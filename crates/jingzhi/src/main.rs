@@ -174,6 +174,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A setting that is set but unreadable is refused, not silently replaced by its default.
+    let mut wrong = jz_store::environment_errors();
+    wrong.extend(jz_http::limit::IpLimiter::environment_error());
+    if !wrong.is_empty() {
+        anyhow::bail!("{}", wrong.join("; "));
+    }
     match cli.command {
         Command::Serve { listen } => {
             let store = Store::open(&cli.database.location()?, StoreOptions::default()).await?;

@@ -35,6 +35,57 @@ fn check_one_line_error(output: &Output, needles: &[&str]) {
 }
 
 #[test]
+fn an_unreadable_numeric_setting_is_refused_with_its_name_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (name, value, needles) in [
+        (
+            "JINGZHI_CHECKPOINT_MS",
+            "20ms",
+            ["JINGZHI_CHECKPOINT_MS", "\"20ms\"", "milliseconds"],
+        ),
+        (
+            "JINGZHI_WAL_LIMIT_MB",
+            "-5",
+            ["JINGZHI_WAL_LIMIT_MB", "\"-5\"", "megabytes"],
+        ),
+        (
+            "JINGZHI_TALLY_FOLD_MS",
+            "",
+            ["JINGZHI_TALLY_FOLD_MS", "\"\"", "milliseconds"],
+        ),
+        (
+            "JINGZHI_RATE_LIMIT",
+            "lots",
+            ["JINGZHI_RATE_LIMIT", "\"lots\"", "requests per minute"],
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_jingzhi"))
+            .args(["--data", data.to_str().unwrap(), "audit", "verify"])
+            .env_remove("JINGZHI_DATABASE_URL")
+            .env_remove("JINGZHI_DATA")
+            .env(name, value)
+            .output()
+            .expect("jingzhi runs");
+        check_one_line_error(&output, &needles);
+        assert!(
+            !data.exists(),
+            "{name}: nothing was created before refusing"
+        );
+    }
+    // Whole numbers are taken.
+    let output = Command::new(env!("CARGO_BIN_EXE_jingzhi"))
+        .args(["--data", data.to_str().unwrap(), "audit", "verify"])
+        .env_remove("JINGZHI_DATABASE_URL")
+        .env_remove("JINGZHI_DATA")
+        .env("JINGZHI_CHECKPOINT_MS", "50")
+        .env("JINGZHI_RATE_LIMIT", "0")
+        .output()
+        .expect("jingzhi runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
 fn an_unreachable_postgres_is_one_clear_line_with_the_password_masked() {
     let output = jingzhi(&[
         "--database",

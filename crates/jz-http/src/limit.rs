@@ -37,6 +37,15 @@ impl IpLimiter {
         }
     }
 
+    /// What is wrong with `JINGZHI_RATE_LIMIT`, if it is set but not a whole number (it would
+    /// otherwise be ignored for the default).
+    pub fn environment_error() -> Option<String> {
+        let value = std::env::var("JINGZHI_RATE_LIMIT").ok()?;
+        value.trim().parse::<u32>().is_err().then(|| {
+            format!("JINGZHI_RATE_LIMIT is set to {value:?}: it must be a whole number of requests per minute per address, 0 for no limit (unset, it is {DEFAULT_PER_MINUTE})")
+        })
+    }
+
     /// From `JINGZHI_RATE_LIMIT` (requests per minute per address; 0 = off).
     pub fn from_env() -> IpLimiter {
         let per_minute = std::env::var("JINGZHI_RATE_LIMIT")

@@ -75,6 +75,28 @@ fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok())
 }
 
+/// The store's settings from the environment (name, what the number counts, default).
+const ENVIRONMENT: &[(&str, &str, u64)] = &[
+    ("JINGZHI_WAL_LIMIT_MB", "megabytes", 1024),
+    ("JINGZHI_CHECKPOINT_MS", "milliseconds", 20),
+    ("JINGZHI_TALLY_FOLD_MS", "milliseconds", 2000),
+];
+
+/// What is wrong with the store's environment settings: one message per variable that is set
+/// but not a whole number (it would otherwise be ignored for its default). Commands check this
+/// before opening a store.
+pub fn environment_errors() -> Vec<String> {
+    ENVIRONMENT
+        .iter()
+        .filter_map(|(name, unit, default)| {
+            let value = std::env::var(name).ok()?;
+            value.parse::<u64>().is_err().then(|| {
+                format!("{name} is set to {value:?}: it must be a whole number of {unit} (unset, it is {default})")
+            })
+        })
+        .collect()
+}
+
 /// An open store. Cheap to clone; all clones share one writer.
 #[derive(Debug, Clone)]
 pub struct Store {
