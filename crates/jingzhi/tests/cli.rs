@@ -9,10 +9,16 @@ use jz_store::{Change, Location, Store, StoreOptions};
 use jz_testkit::audit_record;
 
 fn jingzhi(args: &[&str]) -> Output {
+    jingzhi_with(args, &[])
+}
+
+/// Runs `jingzhi` with `env` set on top of an environment without database settings.
+fn jingzhi_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jingzhi"))
         .args(args)
         .env_remove("JINGZHI_DATABASE_URL")
         .env_remove("JINGZHI_DATA")
+        .envs(env.iter().copied())
         .output()
         .expect("jingzhi runs")
 }
@@ -60,13 +66,10 @@ fn an_unreadable_numeric_setting_is_refused_with_its_name_not_ignored() {
             ["JINGZHI_RATE_LIMIT", "\"lots\"", "requests per minute"],
         ),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_jingzhi"))
-            .args(["--data", data.to_str().unwrap(), "audit", "verify"])
-            .env_remove("JINGZHI_DATABASE_URL")
-            .env_remove("JINGZHI_DATA")
-            .env(name, value)
-            .output()
-            .expect("jingzhi runs");
+        let output = jingzhi_with(
+            &["--data", data.to_str().unwrap(), "audit", "verify"],
+            &[(name, value)],
+        );
         check_one_line_error(&output, &needles);
         assert!(
             !data.exists(),
@@ -74,14 +77,10 @@ fn an_unreadable_numeric_setting_is_refused_with_its_name_not_ignored() {
         );
     }
     // Whole numbers are taken.
-    let output = Command::new(env!("CARGO_BIN_EXE_jingzhi"))
-        .args(["--data", data.to_str().unwrap(), "audit", "verify"])
-        .env_remove("JINGZHI_DATABASE_URL")
-        .env_remove("JINGZHI_DATA")
-        .env("JINGZHI_CHECKPOINT_MS", "50")
-        .env("JINGZHI_RATE_LIMIT", "0")
-        .output()
-        .expect("jingzhi runs");
+    let output = jingzhi_with(
+        &["--data", data.to_str().unwrap(), "audit", "verify"],
+        &[("JINGZHI_CHECKPOINT_MS", "50"), ("JINGZHI_RATE_LIMIT", "0")],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
 }
 

@@ -61,39 +61,65 @@ impl Default for StoreOptions {
             writer: WriterOptions::default(),
             connect_timeout: Duration::from_secs(10),
             read_connections: 4,
-            wal_limit_bytes: env_number("JINGZHI_WAL_LIMIT_MB")
-                .map_or(1024 * 1024 * 1024, |mb| mb * 1024 * 1024),
-            checkpoint_interval: Duration::from_millis(
-                env_number("JINGZHI_CHECKPOINT_MS").unwrap_or(20),
-            ),
+            wal_limit_bytes: WAL_LIMIT_MB.value() * 1024 * 1024,
+            checkpoint_interval: Duration::from_millis(CHECKPOINT_MS.value()),
         }
     }
 }
 
-/// A whole number from the environment variable `name`, if it is set to one.
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok())
+/// A whole-number setting the store reads from the environment.
+struct EnvSetting {
+    name: &'static str,
+    /// What the number counts.
+    unit: &'static str,
+    default: u64,
 }
 
-/// The store's settings from the environment (name, what the number counts, default).
-const ENVIRONMENT: &[(&str, &str, u64)] = &[
-    ("JINGZHI_WAL_LIMIT_MB", "megabytes", 1024),
-    ("JINGZHI_CHECKPOINT_MS", "milliseconds", 20),
-    ("JINGZHI_TALLY_FOLD_MS", "milliseconds", 2000),
-];
+impl EnvSetting {
+    /// The number the variable is set to, else the default (an unreadable value is refused
+    /// first by [`environment_errors`]).
+    fn value(&self) -> u64 {
+        std::env::var(self.name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(self.default)
+    }
+
+    /// Why the variable's value is refused, when it is set but not a whole number.
+    fn error(&self) -> Option<String> {
+        let value = std::env::var(self.name).ok()?;
+        value.parse::<u64>().is_err().then(|| {
+            format!(
+                "{} is set to {value:?}: it must be a whole number of {} (unset, it is {})",
+                self.name, self.unit, self.default
+            )
+        })
+    }
+}
+
+const WAL_LIMIT_MB: EnvSetting = EnvSetting {
+    name: "JINGZHI_WAL_LIMIT_MB",
+    unit: "megabytes",
+    default: 1024,
+};
+const CHECKPOINT_MS: EnvSetting = EnvSetting {
+    name: "JINGZHI_CHECKPOINT_MS",
+    unit: "milliseconds",
+    default: 20,
+};
+const TALLY_FOLD_MS: EnvSetting = EnvSetting {
+    name: "JINGZHI_TALLY_FOLD_MS",
+    unit: "milliseconds",
+    default: 2000,
+};
 
 /// What is wrong with the store's environment settings: one message per variable that is set
 /// but not a whole number (it would otherwise be ignored for its default). Commands check this
 /// before opening a store.
 pub fn environment_errors() -> Vec<String> {
-    ENVIRONMENT
+    [WAL_LIMIT_MB, CHECKPOINT_MS, TALLY_FOLD_MS]
         .iter()
-        .filter_map(|(name, unit, default)| {
-            let value = std::env::var(name).ok()?;
-            value.parse::<u64>().is_err().then(|| {
-                format!("{name} is set to {value:?}: it must be a whole number of {unit} (unset, it is {default})")
-            })
-        })
+        .filter_map(EnvSetting::error)
         .collect()
 }
 

@@ -50,9 +50,7 @@ impl Default for WriterOptions {
         WriterOptions {
             max_batch: 1024,
             queue_depth: 16 * 1024,
-            tally_fold_interval: Duration::from_millis(
-                crate::env_number("JINGZHI_TALLY_FOLD_MS").unwrap_or(2000),
-            ),
+            tally_fold_interval: Duration::from_millis(crate::TALLY_FOLD_MS.value()),
         }
     }
 }
@@ -144,22 +142,25 @@ impl WriterHandle {
         }
     }
 
-    pub(crate) async fn durability(&self) -> Result<Durability, StoreError> {
+    /// Queues the job `make` builds around a reply channel, and waits for its answer.
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send(Job::Durability { reply })
+            .send(make(reply))
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
+    pub(crate) async fn durability(&self) -> Result<Durability, StoreError> {
+        self.ask(|reply| Job::Durability { reply }).await
+    }
+
     pub(crate) async fn fold_tallies(&self) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Job::FoldTallies { reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        self.ask(|reply| Job::FoldTallies { reply }).await
     }
 
     pub(crate) async fn shutdown(&self) {

@@ -398,9 +398,7 @@ fn add_to_row(key: &str, day: i64, a: i64, b: i64) -> Tally {
 async fn tallies_of_a_commit_are_summed_per_row_without_failed_changes(db: &TestDb) {
     let store = opened_with_probe(db).await;
     store
-        .write(Change::new().statement(Statement::new(
-            "CREATE TABLE tally_row (k TEXT NOT NULL, day BIGINT NOT NULL, a BIGINT NOT NULL, b BIGINT NOT NULL, PRIMARY KEY (k, day))",
-        )))
+        .write(Change::new().statement(Statement::new(CREATE_TALLY_ROW)))
         .await
         .unwrap();
     // A row written before: tallies add to it.
@@ -444,29 +442,12 @@ async fn tallies_of_a_commit_are_summed_per_row_without_failed_changes(db: &Test
     batches.dedup();
     assert!(batches.len() <= 2, "{} transactions", batches.len());
     store.fold_tallies().await.unwrap();
-    let row = |k: &'static str, day: i64| {
-        let store = store.clone();
-        async move {
-            let rows = sqlx::query("SELECT a, b FROM tally_row WHERE k = $1 AND day = $2")
-                .bind(k)
-                .bind(day)
-                .fetch_all(store.reader())
-                .await
-                .unwrap();
-            rows.first().map(|r| {
-                (
-                    r.try_get::<i64, _>(0).unwrap(),
-                    r.try_get::<i64, _>(1).unwrap(),
-                )
-            })
-        }
-    };
     let b_sum: i64 = (0..100).filter(|n| *n != 50).sum();
-    assert_eq!(row("all", 1).await, Some((1000 + 99, b_sum)));
-    assert_eq!(row("all", 2).await, Some((99, 0)));
-    assert_eq!(row("even", 1).await, Some((49, 0)));
-    assert_eq!(row("odd", 1).await, Some((50, 0)));
-    assert_eq!(row("zero", 1).await, None);
+    assert_eq!(tally_row(&store, "all", 1).await, Some((1000 + 99, b_sum)));
+    assert_eq!(tally_row(&store, "all", 2).await, Some((99, 0)));
+    assert_eq!(tally_row(&store, "even", 1).await, Some((49, 0)));
+    assert_eq!(tally_row(&store, "odd", 1).await, Some((50, 0)));
+    assert_eq!(tally_row(&store, "zero", 1).await, None);
 }
 
 const CREATE_TALLY_ROW: &str = "CREATE TABLE tally_row (k TEXT NOT NULL, day BIGINT NOT NULL, a BIGINT NOT NULL, b BIGINT NOT NULL, PRIMARY KEY (k, day))";
