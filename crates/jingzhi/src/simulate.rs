@@ -98,8 +98,17 @@ pub async fn run(
             Location::data_dir(&dir)
         }
     };
-    let store = Store::open(&location, StoreOptions::default()).await?;
-    println!("simulating on {}", store.location());
+    // A batch run: throughput over each commit's latency (see `StoreOptions::batch`).
+    let options = StoreOptions::batch();
+    let checkpoint_ms = options.checkpoint_interval.as_millis();
+    let store = Store::open(&location, options).await?;
+    match store.backend() {
+        jz_store::Backend::Sqlite => println!(
+            "simulating on {} (WAL checkpoints at most every {checkpoint_ms} ms)",
+            store.location()
+        ),
+        jz_store::Backend::Postgres => println!("simulating on {}", store.location()),
+    }
     let admin = crate::city::cli_actor("jingzhi simulate");
     if jz_app::city::load_model(&store).await?.division_count() == 0 {
         crate::city::import(

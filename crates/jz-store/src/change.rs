@@ -18,6 +18,38 @@ pub enum Arg {
     Bytes(Option<Vec<u8>>),
 }
 
+impl Arg {
+    /// A cell read back as text (`None` for NULL); `column` names it in the error when the
+    /// cell holds another type.
+    pub fn into_text(self, column: &str) -> Result<Option<String>, crate::StoreError> {
+        match self {
+            Arg::Text(text) => Ok(text),
+            Arg::Int(None) | Arg::Real(None) | Arg::Bytes(None) => Ok(None),
+            other => Err(unexpected(column, "text", &other)),
+        }
+    }
+
+    /// A cell read back as an integer (`None` for NULL); `column` names it in the error when
+    /// the cell holds another type.
+    pub fn as_int(&self, column: &str) -> Result<Option<i64>, crate::StoreError> {
+        match self {
+            Arg::Int(value) => Ok(*value),
+            Arg::Text(None) | Arg::Real(None) | Arg::Bytes(None) => Ok(None),
+            other => Err(unexpected(column, "an integer", other)),
+        }
+    }
+}
+
+fn unexpected(column: &str, wanted: &str, found: &Arg) -> crate::StoreError {
+    let kind = match found {
+        Arg::Int(_) => "an integer",
+        Arg::Real(_) => "a real",
+        Arg::Text(_) => "text",
+        Arg::Bytes(_) => "bytes",
+    };
+    crate::StoreError::Database(format!("column {column}: expected {wanted}, found {kind}").into())
+}
+
 impl From<i64> for Arg {
     fn from(value: i64) -> Arg {
         Arg::Int(Some(value))

@@ -432,16 +432,7 @@ impl WriteConnection for PostgresWriter {
     }
 
     async fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64, StoreError> {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
-        for arg in args {
-            query = match arg {
-                Arg::Int(value) => query.bind(*value),
-                Arg::Real(value) => query.bind(*value),
-                Arg::Text(value) => query.bind(value.clone()),
-                Arg::Bytes(value) => query.bind(value.clone()),
-            };
-        }
-        let result = query
+        let result = bind_any(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args)
             .execute(&mut **self.transaction()?)
             .await
             .map_err(StoreError::from_sqlx)?;
@@ -490,36 +481,151 @@ impl WriteConnection for PostgresWriter {
     }
 }
 
-/// Every row of `sql` on a read-only connection to the SQLite file at `path`.
-pub(crate) fn sqlite_read_all(
-    path: &std::path::Path,
-    sql: &str,
-) -> Result<Vec<Vec<Arg>>, StoreError> {
+/// Read-only rusqlite connections to one SQLite file for point reads on the calling thread
+/// (see [`crate::Store::read_row`]). A connection is taken for one read and put back; at most
+/// [`PointReaders::IDLE`] are kept, each with its prepared statements.
+#[derive(Debug)]
+pub(crate) struct PointReaders {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl PointReaders {
+    /// More than the threads that read at once (the runtime's workers and a few blocking ones).
+    const IDLE: usize = 16;
+
+    pub(crate) fn new(path: std::path::PathBuf) -> PointReaders {
+        PointReaders {
+            path,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The first row `sql` answers with `args` bound to `$1…$N`, each cell as an [`Arg`].
+    pub(crate) fn read_row(&self, sql: &str, args: &[Arg]) -> Result<Option<Vec<Arg>>, StoreError> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let connection = match taken {
+            Some(connection) => connection,
+            None => open_read_only(&self.path).map_err(sqlite_error)?,
+        };
+        let answer = point_read(&connection, sql, args).map_err(sqlite_error);
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < Self::IDLE {
+            idle.push(connection);
+        }
+        answer
+    }
+
+    /// Closes the idle connections.
+    pub(crate) fn close(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+}
+
+fn open_read_only(path: &std::path::Path) -> Result<rusqlite::Connection, rusqlite::Error> {
     let connection = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite_error)?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(sqlite_error)?;
-    let mut statement = connection.prepare(sql).map_err(sqlite_error)?;
+    )?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(connection)
+}
+
+fn point_read(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    args: &[Arg],
+) -> Result<Option<Vec<Arg>>, rusqlite::Error> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let count = statement.parameter_count();
+    if count != args.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(args.len(), count));
+    }
+    for (position, arg) in args.iter().enumerate() {
+        // `$N` is a named parameter to SQLite; its index is its order of first appearance.
+        let Some(index) = statement.parameter_index(&format!("${}", position + 1))? else {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "${}",
+                position + 1
+            )));
+        };
+        match arg {
+            Arg::Int(value) => statement.raw_bind_parameter(index, value)?,
+            Arg::Real(value) => statement.raw_bind_parameter(index, value)?,
+            Arg::Text(value) => statement.raw_bind_parameter(index, value)?,
+            Arg::Bytes(value) => statement.raw_bind_parameter(index, value)?,
+        }
+    }
     let columns = statement.column_count();
-    let mut rows = statement.query([]).map_err(sqlite_error)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(sqlite_error)? {
-        let mut cells = Vec::with_capacity(columns);
-        for index in 0..columns {
-            use rusqlite::types::ValueRef;
-            cells.push(match row.get_ref(index).map_err(sqlite_error)? {
+    let mut rows = statement.raw_query();
+    rows.next()?.map(|row| row_cells(row, columns)).transpose()
+}
+
+/// A SQLite row's cells as [`Arg`]s (a NULL is `Arg::Text(None)`).
+fn row_cells(row: &rusqlite::Row<'_>, columns: usize) -> Result<Vec<Arg>, rusqlite::Error> {
+    use rusqlite::types::ValueRef;
+    (0..columns)
+        .map(|index| {
+            Ok(match row.get_ref(index)? {
                 ValueRef::Null => Arg::Text(None),
                 ValueRef::Integer(value) => Arg::Int(Some(value)),
                 ValueRef::Real(value) => Arg::Real(Some(value)),
                 ValueRef::Text(text) => Arg::Text(Some(String::from_utf8_lossy(text).into_owned())),
                 ValueRef::Blob(bytes) => Arg::Bytes(Some(bytes.to_vec())),
-            });
-        }
-        out.push(cells);
+            })
+        })
+        .collect()
+}
+
+/// The first row of `sql` with `args` bound to `$1…$N`, through sqlx (PostgreSQL).
+pub(crate) async fn any_read_row(
+    pool: &AnyPool,
+    sql: &str,
+    args: &[Arg],
+) -> Result<Option<Vec<Arg>>, StoreError> {
+    let row = bind_any(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(any_row_cells).transpose()
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// Binds `args` to `$1…$N` in order.
+fn bind_any<'q>(mut query: AnyQuery<'q>, args: &[Arg]) -> AnyQuery<'q> {
+    for arg in args {
+        query = match arg {
+            Arg::Int(value) => query.bind(*value),
+            Arg::Real(value) => query.bind(*value),
+            Arg::Text(value) => query.bind(value.clone()),
+            Arg::Bytes(value) => query.bind(value.clone()),
+        };
+    }
+    query
+}
+
+/// Every row of `sql` on a read-only connection to the SQLite file at `path`.
+pub(crate) fn sqlite_read_all(
+    path: &std::path::Path,
+    sql: &str,
+) -> Result<Vec<Vec<Arg>>, StoreError> {
+    let connection = open_read_only(path).map_err(sqlite_error)?;
+    let mut statement = connection.prepare(sql).map_err(sqlite_error)?;
+    let columns = statement.column_count();
+    let mut rows = statement.query([]).map_err(sqlite_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        out.push(row_cells(row, columns).map_err(sqlite_error)?);
     }
     Ok(out)
 }

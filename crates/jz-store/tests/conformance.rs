@@ -50,6 +50,7 @@ conformance!(
     writes_after_close_are_refused,
     durability_settings_are_full,
     bulk_reads_answer_every_row_and_type,
+    point_reads_see_every_acknowledged_write,
 );
 
 const T0: i64 = 1_780_000_000_000_000;
@@ -873,4 +874,106 @@ async fn bulk_reads_answer_every_row_and_type(db: &TestDb) {
     assert_eq!(rows[7][2], Arg::Text(Some("网格7".into())));
     let error = store.read_all("SELECT nothing FROM nowhere").await;
     assert!(error.is_err());
+}
+
+async fn point_reads_see_every_acknowledged_write(db: &TestDb) {
+    let store = db.open().await;
+    let change = Change::new()
+        .statement(Statement::new(
+            "CREATE TABLE point (id TEXT PRIMARY KEY, version BIGINT NOT NULL, x DOUBLE PRECISION, note TEXT)",
+        ))
+        .statement(
+            Statement::new("INSERT INTO point (id, version, x, note) VALUES ($1, 0, $2, NULL)")
+                .bind("p1")
+                .bind(2.5),
+        );
+    store.write(change).await.unwrap();
+    const READ: &str = "SELECT version, x, note, id FROM point WHERE version >= $2 AND id = $1";
+    let row = store
+        .read_row(READ, &[Arg::from("p1"), Arg::from(0i64)])
+        .await
+        .unwrap()
+        .expect("the row");
+    assert_eq!(
+        row,
+        vec![
+            Arg::Int(Some(0)),
+            Arg::Real(Some(2.5)),
+            Arg::Text(None),
+            Arg::Text(Some("p1".into()))
+        ],
+        "each cell by its type, NULL as Arg::Text(None), parameters bound by number"
+    );
+    assert_eq!(row[0].as_int("version").unwrap(), Some(0));
+    assert_eq!(row[2].as_int("note").unwrap(), None, "NULL is None");
+    let wrong = row[3].as_int("id").unwrap_err().to_string();
+    assert!(
+        wrong.contains("column id: expected an integer, found text"),
+        "{wrong}"
+    );
+    assert_eq!(
+        row[3].clone().into_text("id").unwrap().as_deref(),
+        Some("p1")
+    );
+    assert!(
+        store
+            .read_row(READ, &[Arg::from("nobody"), Arg::from(0i64)])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Every write is seen by the next read, from many tasks at once.
+    for version in 1..=50i64 {
+        store
+            .write(
+                Change::new().statement(
+                    Statement::new("UPDATE point SET version = $2 WHERE id = $1")
+                        .bind("p1")
+                        .bind(version)
+                        .expect_rows(1),
+                ),
+            )
+            .await
+            .unwrap();
+        let mut readers = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            readers.spawn(async move {
+                store
+                    .read_row(READ, &[Arg::from("p1"), Arg::from(0i64)])
+                    .await
+                    .unwrap()
+                    .expect("the row")[0]
+                    .as_int("version")
+                    .unwrap()
+            });
+        }
+        while let Some(seen) = readers.join_next().await {
+            assert_eq!(seen.unwrap(), Some(version));
+        }
+    }
+    // Point reads cannot write, and a wrong number of arguments is refused.
+    assert!(
+        store
+            .read_row(
+                "DELETE FROM point WHERE id = $1 RETURNING id",
+                &[Arg::from("p1")]
+            )
+            .await
+            .is_err(),
+        "a point read wrote"
+    );
+    assert!(store.read_row(READ, &[Arg::from("p1")]).await.is_err());
+    assert!(
+        store
+            .read_row("SELECT nothing FROM nowhere", &[])
+            .await
+            .is_err()
+    );
+    let still = store
+        .read_row(READ, &[Arg::from("p1"), Arg::from(0i64)])
+        .await
+        .unwrap();
+    assert!(still.is_some(), "the row is still there");
+    store.close().await;
 }

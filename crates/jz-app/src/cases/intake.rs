@@ -14,7 +14,7 @@ use jz_domain::category::Urgency;
 use jz_domain::division::DivisionLevel;
 use jz_domain::responsibility::{Placement, Routing, route};
 use jz_geo::datum::Datum;
-use jz_store::{Change, Statement, Store, StoreError};
+use jz_store::{Arg, Change, Statement, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
@@ -614,26 +614,29 @@ impl Cases {
 
     /// The committed report with this intake key, as a replay.
     async fn replay_of(&self, key: &str, actor: &Actor) -> Result<Option<IntakeResult>, CaseError> {
-        let Some(row) =
-            sqlx::query("SELECT case_id, id, submitted_by FROM case_report WHERE intake_key = $1")
-                .bind(key)
-                .fetch_optional(self.store.reader())
-                .await?
+        let Some(mut row) = self
+            .store
+            .read_row(
+                "SELECT case_id, id, submitted_by FROM case_report WHERE intake_key = $1",
+                &[Arg::from(key)],
+            )
+            .await?
         else {
             return Ok(None);
         };
         // A key is its submitter's: someone else's key answers nothing about its report.
-        if row.try_get::<String, _>(2)? != actor.id {
+        if row.swap_remove(2).into_text("submitted_by")?.as_deref() != Some(actor.id.as_str()) {
             return Err(key_taken());
         }
-        let case_id: String = row.try_get(0)?;
+        let report_id = row.swap_remove(1).into_text("id")?.unwrap_or_default();
+        let case_id = row.swap_remove(0).into_text("case_id")?.unwrap_or_default();
         let case = load_case(&self.store, &case_id)
             .await?
             .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
         Ok(Some(IntakeResult {
             outcome: Outcome::Replayed,
             case,
-            report_id: row.try_get(1)?,
+            report_id,
             candidates: Vec::new(),
             needs_confirmation: false,
         }))
@@ -713,17 +716,23 @@ impl Cases {
                 super::MAX_NOTE_CHARS
             )));
         }
-        let row = sqlx::query(
-            "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, c.reporters FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1",
-        )
-        .bind(report_id)
-        .fetch_optional(self.store.reader())
-        .await?
-        .ok_or_else(|| CaseError::NotFound(format!("report {report_id}")))?;
-        let case_id: String = row.try_get(0)?;
-        let submitted_by: String = row.try_get(1)?;
-        let rated_round: Option<i64> = row.try_get(2)?;
-        let current = decode_case(&row.try_get::<String, _>(3)?, row.try_get(4)?)?;
+        let mut row = self
+            .store
+            .read_row(
+                "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, c.reporters FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1",
+                &[Arg::from(report_id)],
+            )
+            .await?
+            .ok_or_else(|| CaseError::NotFound(format!("report {report_id}")))?;
+        let rated_round = row[2].as_int("rating_round")?;
+        let reporters = row[4].as_int("reporters")?.unwrap_or(0);
+        let data = row.swap_remove(3).into_text("data")?.unwrap_or_default();
+        let submitted_by = row
+            .swap_remove(1)
+            .into_text("submitted_by")?
+            .unwrap_or_default();
+        let case_id = row.swap_remove(0).into_text("case_id")?.unwrap_or_default();
+        let current = decode_case(&data, reporters)?;
         if !self.may_see(actor, &current).await? {
             return Err(CaseError::NotFound(format!("report {report_id}")));
         }
@@ -793,11 +802,17 @@ impl Cases {
     pub(crate) async fn sync_desk(&self, case: &Case) -> Result<(), CaseError> {
         let needs_entry = self.desk.lock().await.needs_entry(case);
         let last = if needs_entry {
-            sqlx::query("SELECT MAX(reported_at_us) FROM case_report WHERE case_id = $1")
-                .bind(case.id.as_str())
-                .fetch_one(self.store.reader())
+            match self
+                .store
+                .read_row(
+                    "SELECT MAX(reported_at_us) FROM case_report WHERE case_id = $1",
+                    &[Arg::from(case.id.as_str())],
+                )
                 .await?
-                .try_get::<Option<i64>, _>(0)?
+            {
+                Some(row) => row[0].as_int("MAX(reported_at_us)")?,
+                None => None,
+            }
         } else {
             None
         };

@@ -19,9 +19,8 @@ use std::sync::Arc;
 use jz_domain::access::Actor;
 use jz_domain::audit::AuditRecord;
 use jz_domain::case::{self, Case, CaseEvent, Command, Decision, Rejection, Rules};
-use jz_store::{Change, Statement, Store, StoreError};
+use jz_store::{Arg, Change, Statement, Store, StoreError};
 use serde_json::json;
-use sqlx::Row;
 
 use crate::city::SharedCity;
 use crate::city::model::LocateError;
@@ -462,12 +461,18 @@ fn update_case(case: &Case, prev_version: i64, at_us: i64) -> Statement {
 
 /// Reads one case.
 pub async fn load_case(store: &Store, id: &str) -> Result<Option<Case>, CaseError> {
-    let row = sqlx::query("SELECT data, reporters FROM case_file WHERE id = $1")
-        .bind(id)
-        .fetch_optional(store.reader())
-        .await?;
-    row.map(|row| decode_case(&row.try_get::<String, _>(0)?, row.try_get(1)?))
-        .transpose()
+    let Some(mut row) = store
+        .read_row(
+            "SELECT data, reporters FROM case_file WHERE id = $1",
+            &[Arg::from(id)],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let reporters = row[1].as_int("reporters")?.unwrap_or(0);
+    let data = row.swap_remove(0).into_text("data")?.unwrap_or_default();
+    decode_case(&data, reporters).map(Some)
 }
 
 pub(crate) fn decode_case(data: &str, reporters: i64) -> Result<Case, CaseError> {

@@ -6,7 +6,7 @@ use jz_domain::access::{Actor, Role};
 use jz_domain::audit::AuditRecord;
 use jz_domain::case::{Case, CaseState};
 use jz_domain::division::{CodeShape, DivisionCode};
-use jz_store::{Change, Statement};
+use jz_store::{Arg, Change, Statement};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -323,14 +323,14 @@ impl Cases {
                     })
             }
             // People who report for themselves see the cases they reported.
-            Role::Citizen | Role::Volunteer | Role::CommunityWorker => {
-                sqlx::query("SELECT 1 FROM case_report WHERE case_id = $1 AND submitted_by = $2")
-                    .bind(case.id.as_str())
-                    .bind(actor.id.as_str())
-                    .fetch_optional(self.store.reader())
-                    .await?
-                    .is_some()
-            }
+            Role::Citizen | Role::Volunteer | Role::CommunityWorker => self
+                .store
+                .read_row(
+                    "SELECT 1 FROM case_report WHERE case_id = $1 AND submitted_by = $2",
+                    &[Arg::from(case.id.as_str()), Arg::from(actor.id.as_str())],
+                )
+                .await?
+                .is_some(),
             _ => true,
         })
     }
