@@ -239,13 +239,19 @@ impl Classifier {
         let sum: f64 = weights.iter().sum();
         let mut ranked: Vec<(usize, f64)> =
             weights.into_iter().map(|w| w / sum).enumerate().collect();
-        ranked.sort_by(|a, b| {
+        // Most confident first, ties by code: only the first `top` are ordered (hundreds of
+        // categories, most of them tied near zero, made a full sort half of the classification).
+        let order = |a: &(usize, f64), b: &(usize, f64)| {
             b.1.total_cmp(&a.1)
                 .then_with(|| self.codes[a.0].cmp(&self.codes[b.0]))
-        });
+        };
+        if top < ranked.len() {
+            ranked.select_nth_unstable_by(top - 1, order);
+            ranked.truncate(top);
+        }
+        ranked.sort_by(order);
         ranked
             .into_iter()
-            .take(top)
             .map(|(class, confidence)| Candidate {
                 code: self.codes[class].clone(),
                 confidence,
