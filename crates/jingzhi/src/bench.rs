@@ -96,6 +96,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 seed: 1,
                 crews: 40,
                 slice_seconds: 60,
+                in_flight: jz_app::workload::IN_FLIGHT,
             },
         )
         .await?;

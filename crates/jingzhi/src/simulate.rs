@@ -34,6 +34,11 @@ pub struct SimulateArgs {
     /// seconds older (steps of different cases are reordered by less than this).
     #[arg(long, default_value_t = 60)]
     pub slice_seconds: u32,
+    /// Steps run at once, at most. The reports and each case's choices are the same for a seed
+    /// either way; with 1, two runs of a seed are identical step for step (merges and crews
+    /// too), but each step then waits for its own commit (much slower).
+    #[arg(long, default_value_t = workload::IN_FLIGHT)]
+    pub in_flight: usize,
 }
 
 /// Resident population by district (2020 census, 万 = 10,000): reports follow it.
@@ -85,6 +90,7 @@ pub async fn run(
         args.reports_per_day > 0,
         "--reports-per-day must be at least 1"
     );
+    anyhow::ensure!(args.in_flight > 0, "--in-flight must be at least 1");
     let location = match (&database, data) {
         (Some(url), _) => Location::parse_url(url)?,
         (None, Some(dir)) => Location::data_dir(&dir),
@@ -150,7 +156,8 @@ pub async fn run(
             by_hour: true,
             crews: args.crews,
         },
-    );
+    )
+    .with_in_flight(args.in_flight);
     let start = FIRST_DAY_US;
     let end = start + i64::from(args.days) * 86_400_000_000;
     let hour = 3_600_000_000_i64;

@@ -7,7 +7,13 @@
 //!
 //! Every step is a real [`Cases`] call at the step's own time, so the history it leaves — cases,
 //! timelines, audit, evaluation counters — is what people using the console would leave.
-//! Deterministic for a seed, up to the order in which concurrent steps commit.
+//! Deterministic for a seed: the reports (when, where, what, by whom) and each case's people's
+//! choices and delays come from generators that do not depend on the order in which concurrent
+//! steps finish (the report stream has its own, each case one of its own drawn from it), so two
+//! runs of one seed make the same reports and the same choices. What concurrent steps may
+//! still change is what depends on their commit order: whether two reports made within one
+//! slice of each other merge, and which crew of a busy department is free first. With one step
+//! at a time ([`Workload::with_in_flight`] 1) two runs of one seed are identical step for step.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -26,7 +32,7 @@ use crate::cases::{CaseError, Cases, Context, config, users};
 use crate::city::Actor as AdminActor;
 
 /// A small deterministic generator (SplitMix64).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rng(u64);
 
 impl Rng {
@@ -603,6 +609,8 @@ enum Step {
         meant: String,
         report: String,
         channel: u8,
+        /// The case's own generator: its people's choices and delays.
+        rng: Rng,
     },
 }
 
@@ -627,7 +635,7 @@ const HOURLY: [f64; 24] = [
 ];
 
 /// What a workload did.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     pub reports: u64,
     pub created: u64,
@@ -652,12 +660,16 @@ pub struct Workload {
     org: Arc<Organisation>,
     spots: Vec<Spot>,
     texts: Vec<(&'static str, &'static str)>,
+    /// The report stream's generator (when, where, what, by whom); each case's own is drawn
+    /// from it as the case's first report is made.
     rng: Rng,
     agenda: BinaryHeap<Reverse<(i64, u64, Step)>>,
     sequence: u64,
-    /// Recent committed reports (spot, text, category), some of which a second person reports
-    /// again.
-    recent: Vec<(Spot, String, String)>,
+    /// Recent reports (time, spot, text, category), oldest first: a second person reports one
+    /// of the last [`RECENT`] made more than a slice ago again.
+    recent: std::collections::VecDeque<(i64, Spot, &'static str, &'static str)>,
+    /// Steps run at once, at most.
+    in_flight: usize,
     /// Per department, when each crew is free again.
     crews: HashMap<String, Vec<i64>>,
     pub pace: Pace,
@@ -671,6 +683,11 @@ const MINUTE: f64 = 60_000_000.0;
 /// The most steps a workload runs at once: enough to keep the store's writer in full batches
 /// (its `max_batch` is 1,024), few enough that the tasks' memory stays small.
 pub const IN_FLIGHT: usize = 4_096;
+
+/// How many of the reports made more than a slice ago a second person may report again. A step
+/// starts only when every step more than a slice older has finished, so these have committed
+/// (or been refused) whatever the order in which concurrent steps finished.
+const RECENT: usize = 64;
 
 impl Workload {
     pub fn new(
@@ -707,12 +724,20 @@ impl Workload {
             rng: Rng::new(seed),
             agenda: BinaryHeap::new(),
             sequence: 0,
-            recent: Vec::new(),
+            recent: std::collections::VecDeque::new(),
+            in_flight: IN_FLIGHT,
             crews: HashMap::new(),
             pace,
             tally: Tally::default(),
             refusals: Vec::new(),
         }
+    }
+
+    /// Runs at most `steps` steps at once (at least one). With one, two runs of one seed are
+    /// identical step for step (and the store's writer commits one change at a time).
+    pub fn with_in_flight(mut self, steps: usize) -> Self {
+        self.in_flight = steps.max(1);
+        self
     }
 
     fn schedule(&mut self, at: i64, step: Step) {
@@ -725,12 +750,9 @@ impl Workload {
         self.schedule(from, Step::Report);
     }
 
-    /// A delay with this mean in minutes, at the workload's speed.
-    fn delay(&mut self, mean_minutes: f64) -> i64 {
-        (self
-            .rng
-            .exponential(mean_minutes * MINUTE / self.pace.speed))
-        .max(1_000_000.0) as i64
+    /// A delay with this mean in minutes, at the workload's speed, drawn from `rng` (a case's).
+    fn delay(&self, rng: &mut Rng, mean_minutes: f64) -> i64 {
+        (rng.exponential(mean_minutes * MINUTE / self.pace.speed)).max(1_000_000.0) as i64
     }
 
     /// Runs every step due up to `until`, each at its own time. Steps run concurrently (they
@@ -745,7 +767,7 @@ impl Workload {
         let mut due: std::collections::BTreeMap<i64, usize> = std::collections::BTreeMap::new();
         let mut reports_running = 0u64;
         loop {
-            while running.len() < IN_FLIGHT {
+            while running.len() < self.in_flight {
                 let Some(Reverse((when, _, _))) = self.agenda.peek() else {
                     break;
                 };
@@ -770,12 +792,17 @@ impl Workload {
                         reports_running += 1;
                         self.tally.most_reports_at_once =
                             self.tally.most_reports_at_once.max(reports_running);
-                        let (input, actor, meant, channel) = self.report();
+                        let (input, actor, meant, channel) = self.report(when, slice);
+                        let rng = Rng::new(self.rng.next_u64());
                         let cases = self.cases.clone();
                         running.spawn(async move {
                             let result =
                                 cases.intake(input, &actor, "jingzhi-workload", when).await;
-                            Outcome::Reported(result.map(|r| Box::new((r, meant, channel))), when)
+                            Outcome::Reported(
+                                result.map(|r| Box::new((r, meant, channel))),
+                                when,
+                                rng,
+                            )
                         });
                     }
                     Step::Act {
@@ -783,15 +810,16 @@ impl Workload {
                         meant,
                         report,
                         channel,
+                        mut rng,
                     } => {
                         let cases = self.cases.clone();
                         let org = self.org.clone();
-                        let roll = self.rng.below(100) as u8;
+                        let roll = rng.below(100) as u8;
                         running.spawn(async move {
                             let result =
                                 act(&cases, &org, &case, &meant, &report, channel, roll, when)
                                     .await;
-                            Outcome::Acted(result, case, meant, report, channel, when)
+                            Outcome::Acted(result, case, meant, report, channel, when, rng)
                         });
                     }
                 }
@@ -802,11 +830,11 @@ impl Workload {
             };
             let done = done.map_err(|e| CaseError::Invalid(format!("workload task: {e}")))?;
             let when = match &done {
-                Outcome::Reported(_, when) => {
+                Outcome::Reported(_, when, _) => {
                     reports_running -= 1;
                     *when
                 }
-                Outcome::Acted(.., when) => *when,
+                Outcome::Acted(.., when, _) => *when,
             };
             if let std::collections::btree_map::Entry::Occupied(mut entry) = due.entry(when) {
                 *entry.get_mut() -= 1;
@@ -827,11 +855,21 @@ impl Workload {
         Ok(())
     }
 
-    fn report(&mut self) -> (ReportInput, Actor, String, u8) {
+    fn report(&mut self, when: i64, slice: i64) -> (ReportInput, Actor, String, u8) {
+        // The reports made more than a slice ago are the first `ripe`; the last RECENT of them
+        // are kept (and the younger ones).
+        let ripe = self.recent.partition_point(|(at, ..)| *at < when - slice);
+        let ripe = if ripe > RECENT {
+            self.recent.drain(..ripe - RECENT);
+            RECENT
+        } else {
+            ripe
+        };
         // One report in twelve is someone else calling about a problem reported recently nearby
         // (intake merges it into the open case).
-        if !self.recent.is_empty() && self.rng.chance(8) {
-            let (spot, text, code) = self.recent[self.rng.below(self.recent.len())].clone();
+        if ripe > 0 && self.rng.chance(8) {
+            let (_, spot, text, code) = self.recent[self.rng.below(ripe)];
+            let code = code.to_owned();
             self.tally.reports += 1;
             let input = ReportInput {
                 channel: Channel::Hotline,
@@ -872,6 +910,16 @@ impl Workload {
         };
         // Spread reports a little around the grid centre, staying in the grid's street.
         let (lon, lat) = self.near(spot, 0.0006);
+        self.recent.push_back((
+            when,
+            Spot {
+                lon,
+                lat,
+                street: spot.street,
+            },
+            text,
+            code,
+        ));
 
         self.tally.reports += 1;
         let reporter = match channel {
@@ -904,29 +952,14 @@ impl Workload {
 
     fn absorb(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Reported(Ok(reported), when) => {
+            Outcome::Reported(Ok(reported), when, mut rng) => {
                 let (result, meant, channel) = *reported;
                 if result.outcome == crate::cases::intake::Outcome::Linked {
                     self.tally.linked += 1;
                     return;
                 }
                 self.tally.created += 1;
-                if !result.case.description.starts_with("又有") {
-                    if self.recent.len() >= 64 {
-                        self.recent.remove(0);
-                    }
-                    let place = &result.case.place;
-                    self.recent.push((
-                        Spot {
-                            lon: place.lon,
-                            lat: place.lat,
-                            street: place.street,
-                        },
-                        result.case.description.clone(),
-                        meant.clone(),
-                    ));
-                }
-                let wait = self.wait_for(result.case.state);
+                let wait = self.wait_for(&mut rng, result.case.state);
                 self.schedule(
                     when + wait,
                     Step::Act {
@@ -934,11 +967,12 @@ impl Workload {
                         meant,
                         report: result.report_id,
                         channel,
+                        rng,
                     },
                 );
             }
-            Outcome::Reported(Err(e), _) => self.refused(format!("report: {e}")),
-            Outcome::Acted(Ok(Some(effect)), case, meant, report, channel, when) => {
+            Outcome::Reported(Err(e), ..) => self.refused(format!("report: {e}")),
+            Outcome::Acted(Ok(Some(effect)), case, meant, report, channel, when, mut rng) => {
                 match effect.kind {
                     Did::Command => self.tally.commands += 1,
                     Did::Rework => {
@@ -952,8 +986,10 @@ impl Workload {
                 }
                 if let Some(state) = effect.next {
                     let wait = match (&effect.department, state) {
-                        (Some(department), CaseState::Handling) => self.crew_wait(department, when),
-                        _ => self.wait_for(state),
+                        (Some(department), CaseState::Handling) => {
+                            self.crew_wait(&mut rng, department, when)
+                        }
+                        _ => self.wait_for(&mut rng, state),
                     };
                     self.schedule(
                         when + wait,
@@ -962,6 +998,7 @@ impl Workload {
                             meant,
                             report,
                             channel,
+                            rng,
                         },
                     );
                 }
@@ -973,8 +1010,8 @@ impl Workload {
 
     /// How long until a case entering handling at `at` is handled: the department's first free
     /// crew takes it (finite capacity), for a handling time drawn as usual.
-    fn crew_wait(&mut self, department: &str, at: i64) -> i64 {
-        let service = self.wait_for(CaseState::Handling);
+    fn crew_wait(&mut self, rng: &mut Rng, department: &str, at: i64) -> i64 {
+        let service = self.wait_for(rng, CaseState::Handling);
         let crews = self.pace.crews.max(1);
         let free = self
             .crews
@@ -1018,7 +1055,7 @@ impl Workload {
     }
 
     /// How long the next person takes to act on a case in `state` (mean minutes).
-    fn wait_for(&mut self, state: CaseState) -> i64 {
+    fn wait_for(&self, rng: &mut Rng, state: CaseState) -> i64 {
         let mean = match state {
             CaseState::Reported => 20.0,
             CaseState::Registered => 25.0,
@@ -1033,7 +1070,7 @@ impl Workload {
             CaseState::Closed => 180.0,
             _ => 60.0,
         };
-        self.delay(mean)
+        self.delay(rng, mean)
     }
 }
 
@@ -1055,6 +1092,7 @@ enum Outcome {
     Reported(
         Result<Box<(crate::cases::intake::IntakeResult, String, u8)>, CaseError>,
         i64,
+        Rng,
     ),
     Acted(
         Result<Option<Effect>, CaseError>,
@@ -1063,6 +1101,7 @@ enum Outcome {
         String,
         u8,
         i64,
+        Rng,
     ),
 }
 

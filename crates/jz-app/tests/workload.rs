@@ -26,18 +26,10 @@ fn at(local: &str) -> i64 {
         .as_microsecond()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
-    let db = jz_testkit::TestDb::sqlite();
-    let store = db.open().await;
-    let start = at("2026-11-02T08:00:00");
-    let admin = CliActor {
-        actor: "user:setup".into(),
-        origin: "test".into(),
-        at_us: start,
-    };
+/// Imports the small city into `store` and opens its cases.
+async fn small_city(store: &jz_store::Store, admin: &CliActor) -> Arc<Cases> {
     jz_app::city::import(
-        &store,
+        store,
         vec![
             SourceFile {
                 name: "city.geojson".into(),
@@ -56,9 +48,22 @@ async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
     .await
     .unwrap();
     let city = Arc::new(SharedCity::new(
-        jz_app::city::load_model(&store).await.unwrap(),
+        jz_app::city::load_model(store).await.unwrap(),
     ));
-    let cases = Arc::new(Cases::open(store.clone(), city).await.unwrap());
+    Arc::new(Cases::open(store.clone(), city).await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
+    let db = jz_testkit::TestDb::sqlite();
+    let store = db.open().await;
+    let start = at("2026-11-02T08:00:00");
+    let admin = CliActor {
+        actor: "user:setup".into(),
+        origin: "test".into(),
+        at_us: start,
+    };
+    let cases = small_city(&store, &admin).await;
 
     // The organisation: three bureaus per district, an office per street, people for each.
     assert!(!workload::organised(&store).await.unwrap());
@@ -169,4 +174,111 @@ async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
     assert_eq!(card.all().get(Counter::Closed), closed);
     let chain = store.verify_audit_chain().await.unwrap();
     assert!(chain.is_ok(), "{chain:?}");
+}
+
+/// What a run of the small city left: its tally, every report (text, channel, point as bits),
+/// and every case (state, version, department, reporters), each list sorted.
+#[derive(Debug, PartialEq)]
+struct Run {
+    tally: workload::Tally,
+    reports: Vec<(String, String, u64, u64)>,
+    cases: Vec<(String, i64, Option<String>, i64)>,
+}
+
+/// Twelve busy simulated hours of the small city with this seed, `in_flight` steps at once.
+async fn run_small_city(seed: u64, in_flight: usize) -> Run {
+    let db = jz_testkit::TestDb::sqlite();
+    let store = db.open().await;
+    let start = at("2026-11-02T08:00:00");
+    let admin = CliActor {
+        actor: "user:setup".into(),
+        origin: "test".into(),
+        at_us: start,
+    };
+    let cases = small_city(&store, &admin).await;
+    let org = workload::organise(&cases, &admin).await.unwrap();
+    let spots = workload::spots(&store, 300, &mut Rng::new(7))
+        .await
+        .unwrap();
+    let mut work = Workload::new(
+        cases.clone(),
+        org,
+        spots,
+        seed,
+        Pace {
+            report_every_us: 120_000_000.0,
+            speed: 1.0,
+            by_hour: false,
+            crews: 2,
+        },
+    )
+    .with_in_flight(in_flight);
+    work.start(start);
+    let hour = 3_600_000_000;
+    let mut now = start;
+    while now < start + 12 * hour {
+        now += hour;
+        work.run_until(now, 600_000_000).await.unwrap();
+        work.deadlines(now).await.unwrap();
+    }
+    let mut reports: Vec<(String, String, u64, u64)> =
+        sqlx::query("SELECT description, channel, input_lon, input_lat FROM case_report")
+            .fetch_all(store.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get(0).unwrap(),
+                    row.try_get(1).unwrap(),
+                    row.try_get::<f64, _>(2).unwrap().to_bits(),
+                    row.try_get::<f64, _>(3).unwrap().to_bits(),
+                )
+            })
+            .collect();
+    reports.sort();
+    let mut cases: Vec<(String, i64, Option<String>, i64)> =
+        sqlx::query("SELECT state, version, department_id, reporters FROM case_file")
+            .fetch_all(store.reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get(0).unwrap(),
+                    row.try_get(1).unwrap(),
+                    row.try_get(2).unwrap(),
+                    row.try_get(3).unwrap(),
+                )
+            })
+            .collect();
+    cases.sort();
+    Run {
+        tally: work.tally,
+        reports,
+        cases,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_seed_makes_the_same_reports_and_one_step_at_a_time_the_same_run() {
+    let serial = run_small_city(11, 1).await;
+    assert!(serial.tally.reports > 300, "{:?}", serial.tally);
+    assert!(serial.tally.linked > 0, "{:?}", serial.tally);
+    assert_eq!(serial.reports.len() as u64, serial.tally.reports);
+    assert_eq!(serial.cases.len() as u64, serial.tally.created);
+    // One step at a time: the same run again, merges and crews included.
+    assert_eq!(run_small_city(11, 1).await, serial);
+    // Many at once (the steps finish in any order): the same reports.
+    for _ in 0..2 {
+        let concurrent = run_small_city(11, workload::IN_FLIGHT).await;
+        assert!(
+            concurrent.tally.most_reports_at_once > 1,
+            "{:?}",
+            concurrent.tally
+        );
+        assert_eq!(concurrent.reports, serial.reports);
+    }
+    // Another seed, other reports.
+    assert_ne!(run_small_city(12, 1).await.reports, serial.reports);
 }
