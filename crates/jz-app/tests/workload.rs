@@ -26,10 +26,26 @@ fn at(local: &str) -> i64 {
         .as_microsecond()
 }
 
-/// Imports the small city into `store` and opens its cases.
-async fn small_city(store: &jz_store::Store, admin: &CliActor) -> Arc<Cases> {
+/// A fresh SQLite store with the small city imported, and its cases.
+struct SmallCity {
+    _db: jz_testkit::TestDb,
+    store: jz_store::Store,
+    cases: Arc<Cases>,
+    admin: CliActor,
+    start: i64,
+}
+
+async fn small_city() -> SmallCity {
+    let db = jz_testkit::TestDb::sqlite();
+    let store = db.open().await;
+    let start = at("2026-11-02T08:00:00");
+    let admin = CliActor {
+        actor: "user:setup".into(),
+        origin: "test".into(),
+        at_us: start,
+    };
     jz_app::city::import(
-        store,
+        &store,
         vec![
             SourceFile {
                 name: "city.geojson".into(),
@@ -48,22 +64,40 @@ async fn small_city(store: &jz_store::Store, admin: &CliActor) -> Arc<Cases> {
     .await
     .unwrap();
     let city = Arc::new(SharedCity::new(
-        jz_app::city::load_model(store).await.unwrap(),
+        jz_app::city::load_model(&store).await.unwrap(),
     ));
-    Arc::new(Cases::open(store.clone(), city).await.unwrap())
+    let cases = Arc::new(Cases::open(store.clone(), city).await.unwrap());
+    SmallCity {
+        _db: db,
+        store,
+        cases,
+        admin,
+        start,
+    }
+}
+
+/// Runs `work` hour by hour for `hours` from `start` (ten-minute slices, the deadline scheduler
+/// after each hour); answers the time reached.
+async fn run_hours(work: &mut Workload, start: i64, hours: i64) -> i64 {
+    let hour = 3_600_000_000;
+    let mut now = start;
+    while now < start + hours * hour {
+        now += hour;
+        work.run_until(now, 600_000_000).await.unwrap();
+        work.deadlines(now).await.unwrap();
+    }
+    now
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
-    let db = jz_testkit::TestDb::sqlite();
-    let store = db.open().await;
-    let start = at("2026-11-02T08:00:00");
-    let admin = CliActor {
-        actor: "user:setup".into(),
-        origin: "test".into(),
-        at_us: start,
-    };
-    let cases = small_city(&store, &admin).await;
+    let SmallCity {
+        _db,
+        store,
+        cases,
+        admin,
+        start,
+    } = small_city().await;
 
     // The organisation: three bureaus per district, an office per street, people for each.
     assert!(!workload::organised(&store).await.unwrap());
@@ -119,13 +153,7 @@ async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
         },
     );
     work.start(start);
-    let hour = 3_600_000_000;
-    let mut now = start;
-    while now < start + 48 * hour {
-        now += hour;
-        work.run_until(now, 600_000_000).await.unwrap();
-        work.deadlines(now).await.unwrap();
-    }
+    let now = run_hours(&mut work, start, 48).await;
     let tally = work.tally;
     assert!(tally.reports > 400, "{tally:?}");
     // Reports due within one ten-minute slice run together (one every six minutes on average).
@@ -176,26 +204,37 @@ async fn two_simulated_days_run_the_whole_loop_and_leave_a_consistent_city() {
     assert!(chain.is_ok(), "{chain:?}");
 }
 
-/// What a run of the small city left: its tally, every report (text, channel, point as bits),
-/// and every case (state, version, department, reporters), each list sorted.
+/// What a run of the small city left: its tally, every report (text, channel, point), and every
+/// case (state, version, department, reporters), each list sorted.
 #[derive(Debug, PartialEq)]
 struct Run {
     tally: workload::Tally,
-    reports: Vec<(String, String, u64, u64)>,
-    cases: Vec<(String, i64, Option<String>, i64)>,
+    reports: Vec<String>,
+    cases: Vec<String>,
+}
+
+/// Every row of `sql`, each written out whole (floats exactly), sorted.
+async fn sorted_rows(store: &jz_store::Store, sql: &'static str) -> Vec<String> {
+    let mut rows: Vec<String> = store
+        .read_all(sql)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| format!("{row:?}"))
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// Twelve busy simulated hours of the small city with this seed, `in_flight` steps at once.
 async fn run_small_city(seed: u64, in_flight: usize) -> Run {
-    let db = jz_testkit::TestDb::sqlite();
-    let store = db.open().await;
-    let start = at("2026-11-02T08:00:00");
-    let admin = CliActor {
-        actor: "user:setup".into(),
-        origin: "test".into(),
-        at_us: start,
-    };
-    let cases = small_city(&store, &admin).await;
+    let SmallCity {
+        _db,
+        store,
+        cases,
+        admin,
+        start,
+    } = small_city().await;
     let org = workload::organise(&cases, &admin).await.unwrap();
     let spots = workload::spots(&store, 300, &mut Rng::new(7))
         .await
@@ -214,45 +253,17 @@ async fn run_small_city(seed: u64, in_flight: usize) -> Run {
     )
     .with_in_flight(in_flight);
     work.start(start);
-    let hour = 3_600_000_000;
-    let mut now = start;
-    while now < start + 12 * hour {
-        now += hour;
-        work.run_until(now, 600_000_000).await.unwrap();
-        work.deadlines(now).await.unwrap();
-    }
-    let mut reports: Vec<(String, String, u64, u64)> =
-        sqlx::query("SELECT description, channel, input_lon, input_lat FROM case_report")
-            .fetch_all(store.reader())
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| {
-                (
-                    row.try_get(0).unwrap(),
-                    row.try_get(1).unwrap(),
-                    row.try_get::<f64, _>(2).unwrap().to_bits(),
-                    row.try_get::<f64, _>(3).unwrap().to_bits(),
-                )
-            })
-            .collect();
-    reports.sort();
-    let mut cases: Vec<(String, i64, Option<String>, i64)> =
-        sqlx::query("SELECT state, version, department_id, reporters FROM case_file")
-            .fetch_all(store.reader())
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| {
-                (
-                    row.try_get(0).unwrap(),
-                    row.try_get(1).unwrap(),
-                    row.try_get(2).unwrap(),
-                    row.try_get(3).unwrap(),
-                )
-            })
-            .collect();
-    cases.sort();
+    run_hours(&mut work, start, 12).await;
+    let reports = sorted_rows(
+        &store,
+        "SELECT description, channel, input_lon, input_lat FROM case_report",
+    )
+    .await;
+    let cases = sorted_rows(
+        &store,
+        "SELECT state, version, department_id, reporters FROM case_file",
+    )
+    .await;
     Run {
         tally: work.tally,
         reports,
