@@ -356,15 +356,19 @@ async fn read_pending<C: WriteConnection>(connection: &mut C) -> Result<TallySum
 /// Frees written changes on a thread of their own. A change is built on the runtime's threads
 /// and freed by whoever drops it last; freeing a batch's strings on the writer thread (memory
 /// allocated on other threads) took about 6 % of its time, and the writer is the one thread
-/// every acknowledged change waits for.
+/// every acknowledged change waits for. At most [`Litter::QUEUED`] batches wait: past that (the
+/// freeing thread behind) the writer frees a batch itself rather than queue without bound.
 #[derive(Debug)]
 struct Litter {
-    sender: Option<std::sync::mpsc::Sender<Vec<Change>>>,
+    sender: Option<std::sync::mpsc::SyncSender<Vec<Change>>>,
 }
 
 impl Litter {
+    /// Batches waiting to be freed, at most (each up to `max_batch` changes).
+    const QUEUED: usize = 16;
+
     fn start() -> Litter {
-        let (sender, receiver) = std::sync::mpsc::channel::<Vec<Change>>();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Change>>(Litter::QUEUED);
         let started = std::thread::Builder::new()
             .name("jingzhi-free".into())
             .spawn(move || while receiver.recv().is_ok() {});
@@ -376,7 +380,8 @@ impl Litter {
 
     fn discard(&self, changes: Vec<Change>) {
         if let Some(sender) = &self.sender {
-            let _ = sender.send(changes);
+            // A full queue hands the batch back inside the error, which frees it here.
+            let _ = sender.try_send(changes);
         }
     }
 }
@@ -576,4 +581,25 @@ async fn apply_change<C: WriteConnection>(
             .await?;
     }
     Ok(seqs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_litter_queue_is_bounded_and_never_holds_the_writer() {
+        // A freeing thread that never catches up: the queue fills, then the writer frees the
+        // batches itself instead of waiting or queueing more.
+        let (sender, receiver) = std::sync::mpsc::sync_channel(Litter::QUEUED);
+        let litter = Litter {
+            sender: Some(sender),
+        };
+        for _ in 0..Litter::QUEUED + 5 {
+            litter.discard(vec![Change::new(), Change::new()]);
+        }
+        assert_eq!(receiver.try_iter().count(), Litter::QUEUED);
+        litter.discard(vec![Change::new()]);
+        assert_eq!(receiver.try_iter().count(), 1, "room again once drained");
+    }
 }
