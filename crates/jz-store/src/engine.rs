@@ -249,12 +249,7 @@ impl SqliteWriter {
             let Some(Some(index)) = indexes.get(position).copied() else {
                 continue;
             };
-            match arg {
-                Arg::Int(value) => statement.raw_bind_parameter(index, value)?,
-                Arg::Real(value) => statement.raw_bind_parameter(index, value)?,
-                Arg::Text(value) => statement.raw_bind_parameter(index, value)?,
-                Arg::Bytes(value) => statement.raw_bind_parameter(index, value)?,
-            }
+            bind_sqlite(&mut statement, index, arg)?;
         }
         let mut rows = statement.raw_query();
         while rows.next()?.is_some() {}
@@ -559,16 +554,25 @@ fn point_read(
                 position + 1
             )));
         };
-        match arg {
-            Arg::Int(value) => statement.raw_bind_parameter(index, value)?,
-            Arg::Real(value) => statement.raw_bind_parameter(index, value)?,
-            Arg::Text(value) => statement.raw_bind_parameter(index, value)?,
-            Arg::Bytes(value) => statement.raw_bind_parameter(index, value)?,
-        }
+        bind_sqlite(&mut statement, index, arg)?;
     }
     let columns = statement.column_count();
     let mut rows = statement.raw_query();
     rows.next()?.map(|row| row_cells(row, columns)).transpose()
+}
+
+/// Binds `arg` to the SQLite parameter at `index`.
+fn bind_sqlite(
+    statement: &mut rusqlite::Statement<'_>,
+    index: usize,
+    arg: &Arg,
+) -> Result<(), rusqlite::Error> {
+    match arg {
+        Arg::Int(value) => statement.raw_bind_parameter(index, value),
+        Arg::Real(value) => statement.raw_bind_parameter(index, value),
+        Arg::Text(value) => statement.raw_bind_parameter(index, value),
+        Arg::Bytes(value) => statement.raw_bind_parameter(index, value),
+    }
 }
 
 /// A SQLite row's cells as [`Arg`]s (a NULL is `Arg::Text(None)`).

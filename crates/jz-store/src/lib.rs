@@ -243,20 +243,18 @@ impl Store {
             writer.shutdown().await;
             return Err(error);
         }
+        let sqlite_path = match location {
+            Location::Sqlite { path } => Some(path.clone()),
+            Location::Postgres { .. } => None,
+        };
         Ok(Store {
             inner: Arc::new(StoreInner {
                 backend,
-                sqlite_path: match location {
-                    Location::Sqlite { path } => Some(path.clone()),
-                    Location::Postgres { .. } => None,
-                },
+                point_readers: sqlite_path.clone().map(engine::PointReaders::new),
+                sqlite_path,
                 location: masked,
                 schema_version: report.version,
                 reader,
-                point_readers: match location {
-                    Location::Sqlite { path } => Some(engine::PointReaders::new(path.clone())),
-                    Location::Postgres { .. } => None,
-                },
                 writer,
                 outbox_ready,
             }),
@@ -308,7 +306,7 @@ impl Store {
     /// answers at once — a row by its key — which the hot paths make once per step (a case
     /// before its command). On SQLite this runs on the calling thread, on a pooled read-only
     /// rusqlite connection: through sqlx's SQLite worker each query costs two thread hand-offs,
-    /// which were ~15 % of a simulated day's CPU (docs/benchmarks.md). Anything that scans
+    /// which were ≈ 12 % of a simulated day's CPU (docs/benchmarks.md). Anything that scans
     /// belongs in [`Store::reader`] or [`Store::read_all`], off the runtime's threads.
     pub async fn read_row(
         &self,

@@ -20,8 +20,8 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::{
-    CaseError, Cases, Context, MAX_PHOTOS, decode_case, insert_case, load_case, new_id,
-    update_case, write_events,
+    CaseError, Cases, Context, MAX_PHOTOS, insert_case, load_case, new_id, update_case,
+    write_events,
 };
 
 /// Maximum characters of a report's description.
@@ -725,14 +725,13 @@ impl Cases {
             .await?
             .ok_or_else(|| CaseError::NotFound(format!("report {report_id}")))?;
         let rated_round = row[2].as_int("rating_round")?;
-        let reporters = row[4].as_int("reporters")?.unwrap_or(0);
-        let data = row.swap_remove(3).into_text("data")?.unwrap_or_default();
+        let reporters = row.swap_remove(4);
+        let current = super::case_from_cells(row.swap_remove(3), &reporters)?;
         let submitted_by = row
             .swap_remove(1)
             .into_text("submitted_by")?
             .unwrap_or_default();
         let case_id = row.swap_remove(0).into_text("case_id")?.unwrap_or_default();
-        let current = decode_case(&data, reporters)?;
         if !self.may_see(actor, &current).await? {
             return Err(CaseError::NotFound(format!("report {report_id}")));
         }

@@ -470,9 +470,14 @@ pub async fn load_case(store: &Store, id: &str) -> Result<Option<Case>, CaseErro
     else {
         return Ok(None);
     };
-    let reporters = row[1].as_int("reporters")?.unwrap_or(0);
-    let data = row.swap_remove(0).into_text("data")?.unwrap_or_default();
-    decode_case(&data, reporters).map(Some)
+    let reporters = row.swap_remove(1);
+    case_from_cells(row.swap_remove(0), &reporters).map(Some)
+}
+
+/// A case from its `data` and `reporters` cells, as [`Store::read_row`] answers them.
+pub(crate) fn case_from_cells(data: Arg, reporters: &Arg) -> Result<Case, CaseError> {
+    let reporters = reporters.as_int("reporters")?.unwrap_or(0);
+    decode_case(&data.into_text("data")?.unwrap_or_default(), reporters)
 }
 
 pub(crate) fn decode_case(data: &str, reporters: i64) -> Result<Case, CaseError> {
