@@ -127,18 +127,17 @@ pub async fn run(data: Option<PathBuf>, args: DemoArgs) -> anyhow::Result<()> {
     jz_app::zones::seed_zone_types(&store, &admin).await?;
     let fresh = !jz_app::workload::organised(&store).await?;
     if fresh {
-        for (id, name, zone_type, w, s, e, n) in ZONES {
-            jz_app::zones::create_zone(
-                &store,
-                id,
-                name,
-                zone_type,
-                jz_app::zones::ZoneArea::Polygon(rectangle(*w, *s, *e, *n)),
-                None,
-                &admin,
-            )
-            .await?;
-        }
+        let zones = ZONES
+            .iter()
+            .map(|(id, name, zone_type, w, s, e, n)| jz_app::zones::NewZone {
+                id: (*id).to_owned(),
+                name: (*name).to_owned(),
+                zone_type: (*zone_type).to_owned(),
+                area: jz_app::zones::ZoneArea::Polygon(rectangle(*w, *s, *e, *n)),
+                goals: None,
+            })
+            .collect();
+        jz_app::zones::create_zones(&store, zones, &admin).await?;
     }
     let model = jz_app::city::load_model(&store).await?;
     let (districts, grids) = (model.division_count(), model.grid_count());

@@ -64,6 +64,116 @@ const POPULATION: &[(&str, f64)] = &[
 /// The first simulated day: Monday 2026-11-02, Asia/Shanghai.
 const FIRST_DAY_US: i64 = 1_793_548_800_000_000;
 
+/// `type ×n` per zone type, most first.
+fn count_by_type<'a>(types: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for zone_type in types {
+        *counts.entry(zone_type).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by_key(|(zone_type, n)| (std::cmp::Reverse(*n), *zone_type));
+    counts
+        .iter()
+        .map(|(zone_type, n)| format!("{zone_type} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Per zone type: its share of the report places and of the reports, the major classes most
+/// reported there, and how its zones' cases went.
+async fn zone_report(
+    store: &Store,
+    work: &Workload,
+    period: Period,
+    days: i32,
+) -> anyhow::Result<()> {
+    let shares = work.zone_shares();
+    let places: usize = shares.iter().map(|s| s.places).sum();
+    let reports: u64 = shares.iter().map(|s| s.reports).sum();
+    if places == 0 || reports == 0 {
+        return Ok(());
+    }
+    // The zones of each type, and their counters summed.
+    let zones = jz_app::zones::zones(store).await?;
+    let scopes: Vec<String> = zones
+        .iter()
+        .map(|z| format!("{}{}", evaluation::ZONE_PREFIX, z.id))
+        .collect();
+    let tallies = jz_app::evaluation::tallies(store, &scopes, period).await?;
+    let mut by_type: std::collections::HashMap<&str, (usize, jz_domain::evaluation::Tally)> =
+        std::collections::HashMap::new();
+    for (zone, scope) in zones.iter().zip(&scopes) {
+        let entry = by_type.entry(zone.zone_type.as_str()).or_default();
+        entry.0 += 1;
+        if let Some(tally) = tallies.get(scope) {
+            entry.1.add(
+                jz_domain::category::EvaluationDomain::Objective,
+                &tally.objective,
+            );
+            entry.1.add(
+                jz_domain::category::EvaluationDomain::Satisfaction,
+                &tally.satisfaction,
+            );
+        }
+    }
+    let facts = ScopeFacts {
+        grids: 0,
+        area_km2: 0.0,
+        days: days as u32,
+    };
+    let pct = |code: &str, tally: &jz_domain::evaluation::Tally| {
+        evaluation::indicator_value(code, tally, &facts)
+            .map_or_else(|| "   —".to_owned(), |v| format!("{:5.1} %", v * 100.0))
+    };
+    println!(
+        "\nby zone type (a district keeps its population's share of reports; within it a zone type weighs its places and categories)"
+    );
+    println!(
+        "{:<24} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8}  most reported major classes",
+        "zone type", "zones", "places", "reports", "per place", "closed", "on time"
+    );
+    for share in &shares {
+        let place_share = share.places as f64 / places as f64;
+        let report_share = share.reports as f64 / reports as f64;
+        let (zone_count, tally) = share
+            .zone_type
+            .as_deref()
+            .and_then(|t| by_type.get(t))
+            .copied()
+            .unwrap_or_default();
+        let majors: Vec<String> = share
+            .majors
+            .iter()
+            .take(3)
+            .map(|(major, n)| {
+                format!(
+                    "{major} {:.0} %",
+                    *n as f64 * 100.0 / share.reports.max(1) as f64
+                )
+            })
+            .collect();
+        let (closed, on_time) = match share.zone_type {
+            Some(_) => (
+                pct("closure_rate", &tally),
+                pct("on_time_closure_rate", &tally),
+            ),
+            None => ("   —".to_owned(), "   —".to_owned()),
+        };
+        println!(
+            "{:<24} {:>5} {:>7.1}% {:>8.1}% {:>8.2}× {:>8} {:>8}  {}",
+            share.zone_type.as_deref().unwrap_or("(no zone)"),
+            zone_count,
+            place_share * 100.0,
+            report_share * 100.0,
+            report_share / place_share.max(f64::MIN_POSITIVE),
+            closed,
+            on_time,
+            majors.join(", ")
+        );
+    }
+    Ok(())
+}
+
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -124,6 +234,15 @@ pub async fn run(
         .await?;
     }
     jz_app::zones::seed_zone_types(&store, &admin).await?;
+    // Zones over the towns and streets (a reused data folder keeps its own).
+    let placed = workload::zoning::zone_towns(&store, &admin).await?;
+    if !placed.is_empty() {
+        println!(
+            "zoned {} towns and streets by their codes and names: {}",
+            placed.len(),
+            count_by_type(placed.iter().map(|z| z.zone_type.as_str()))
+        );
+    }
     let city = Arc::new(jz_app::city::SharedCity::new(
         jz_app::city::load_model(&store).await?,
     ));
@@ -290,6 +409,7 @@ pub async fn run(
             score.map_or_else(|| "—".into(), |s| evaluation::grade(s).to_string()),
         );
     }
+    zone_report(&store, &work, period, days).await?;
     if let Some(rss) = peak_rss_mb() {
         println!("peak RSS {rss:.0} MB");
     }

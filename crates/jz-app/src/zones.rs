@@ -268,6 +268,16 @@ pub async fn set_zone_type_goals(
         .ok_or_else(|| ZoneError::UnknownZoneType(code.to_owned()))
 }
 
+/// A zone to create: its id, name, type, where it lies and optionally its own goals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewZone {
+    pub id: String,
+    pub name: String,
+    pub zone_type: String,
+    pub area: ZoneArea,
+    pub goals: Option<Vec<TargetView>>,
+}
+
 /// Creates a zone of a type, over a polygon or a set of grids, optionally overriding its goals.
 pub async fn create_zone(
     store: &Store,
@@ -278,6 +288,75 @@ pub async fn create_zone(
     goals: Option<Vec<TargetView>>,
     actor: &Actor,
 ) -> Result<ZoneView, ZoneError> {
+    let zone = NewZone {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        zone_type: zone_type_code.to_owned(),
+        area,
+        goals,
+    };
+    let mut created = create_zones(store, vec![zone], actor).await?;
+    created
+        .pop()
+        .ok_or_else(|| ZoneError::UnknownZone(id.to_owned()))
+}
+
+/// Creates zones all at once: each is checked as [`create_zone`] checks one, then all are
+/// written in one change (one commit, and one rebuild of running servers' city model), or none
+/// is when any is refused.
+pub async fn create_zones(
+    store: &Store,
+    zones: Vec<NewZone>,
+    actor: &Actor,
+) -> Result<Vec<ZoneView>, ZoneError> {
+    let mut change = Change::new();
+    let mut ids: Vec<String> = Vec::with_capacity(zones.len());
+    for zone in zones {
+        if ids.contains(&zone.id) {
+            return Err(ZoneError::InvalidZone(format!(
+                "zone `{}` is given twice",
+                zone.id
+            )));
+        }
+        let one = zone_change(store, &zone, actor).await?;
+        change.statements.extend(one.statements);
+        change.audit.extend(one.audit);
+        ids.push(zone.id);
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Running servers rebuild their model so locate finds the new zones.
+    let change = change.outbox(jz_store::OutboxMessage {
+        topic: crate::city::store::CITY_MODEL_CHANGED.into(),
+        payload: serde_json::json!({ "zones": ids }).to_string(),
+        due_at_us: actor.at_us,
+    });
+    store.write(change).await.map_err(|error| match error {
+        StoreError::Constraint { .. } if ids.len() == 1 => {
+            ZoneError::InvalidZone(format!("zone `{}` already exists", ids[0]))
+        }
+        StoreError::Constraint { .. } => ZoneError::InvalidZone(format!(
+            "one of the zones {} already exists",
+            ids.join(", ")
+        )),
+        other => ZoneError::Store(other),
+    })?;
+    let mut stored = self::zones(store).await?;
+    stored.retain(|z| ids.contains(&z.id));
+    Ok(stored)
+}
+
+/// The statements and audit records that create one zone, once it is checked.
+async fn zone_change(store: &Store, zone: &NewZone, actor: &Actor) -> Result<Change, ZoneError> {
+    let NewZone {
+        id,
+        name,
+        zone_type: zone_type_code,
+        area,
+        goals,
+    } = zone;
+    let (id, zone_type_code) = (id.as_str(), zone_type_code.as_str());
     if id.is_empty()
         || id.len() > 64
         || !id
@@ -295,13 +374,14 @@ pub async fn create_zone(
         .await?
         .ok_or_else(|| ZoneError::UnknownZoneType(zone_type_code.to_owned()))?;
     let goals = goals
+        .clone()
         .map(|targets| {
             GoalCluster::new(targets.into_iter().map(GoalTarget::from).collect())
                 .map_err(ZoneError::InvalidGoals)
         })
         .transpose()?
         .map(|cluster| goals_json(&cluster));
-    let (geometry, grids) = match &area {
+    let (geometry, grids) = match area {
         ZoneArea::Polygon(polygon) => {
             let problems = jz_geo::validate::polygon_problems(polygon);
             if !problems.is_empty() {
@@ -360,7 +440,7 @@ pub async fn create_zone(
             subject_kind: "zone".into(),
             ..audit(actor, "zone.create", id.to_owned(), None, Some(format!("{{\"name\":{:?},\"zone_type\":{:?}}}", name.trim(), zone_type_code)))
         });
-    let change = match &goals {
+    Ok(match &goals {
         Some(goals) => change.audit(audit(
             actor,
             "goal_cluster.override",
@@ -369,22 +449,7 @@ pub async fn create_zone(
             Some(goals.clone()),
         )),
         None => change,
-    }
-    // Running servers rebuild their model so locate finds the new zone.
-    .outbox(jz_store::OutboxMessage {
-        topic: crate::city::store::CITY_MODEL_CHANGED.into(),
-        payload: serde_json::json!({ "zone": id }).to_string(),
-        due_at_us: actor.at_us,
-    });
-    store.write(change).await.map_err(|error| match error {
-        StoreError::Constraint { .. } => {
-            ZoneError::InvalidZone(format!("zone `{id}` already exists"))
-        }
-        other => ZoneError::Store(other),
-    })?;
-    zone(store, id)
-        .await?
-        .ok_or_else(|| ZoneError::UnknownZone(id.to_owned()))
+    })
 }
 
 /// Sets (or, with `None`, removes) a zone's own goal cluster.

@@ -11,7 +11,7 @@ use jz_app::cases::sessions::Sessions;
 use jz_app::city::plan::Stage;
 use jz_app::city::{Actor as CliActor, FieldMapping, ImportOptions, SharedCity, SourceFile};
 use jz_app::evaluation::{Period, Question};
-use jz_app::workload::{self, Pace, Rng, Workload};
+use jz_app::workload::{self, Pace, Rng, Workload, zoning};
 use jz_domain::case::CaseState;
 use jz_domain::evaluation::{self, Counter};
 use sqlx::Row;
@@ -292,4 +292,194 @@ async fn one_seed_makes_the_same_reports_and_one_step_at_a_time_the_same_run() {
     }
     // Another seed, other reports.
     assert_ne!(run_small_city(12, 1).await.reports, serial.reports);
+}
+
+/// The street outline of `code` in the small city.
+async fn outline(store: &jz_store::Store, code: &str) -> geo_types::MultiPolygon<f64> {
+    let row = sqlx::query("SELECT geometry FROM division WHERE code = $1")
+        .bind(code)
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    let text: String = row.try_get(0).unwrap();
+    jz_app::city::source::geometry_from_json(&text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_towns_are_zoned_by_their_codes_once() {
+    let SmallCity {
+        _db, store, admin, ..
+    } = small_city().await;
+    jz_app::zones::seed_zone_types(&store, &admin)
+        .await
+        .unwrap();
+    let pending = store.outbox_pending().await.unwrap();
+    let placed = zoning::zone_towns(&store, &admin).await.unwrap();
+    assert_eq!(
+        store.outbox_pending().await.unwrap(),
+        pending + 1,
+        "one change"
+    );
+    // Three street offices in districts of street offices only: each zoned by the rule, over
+    // its own outline.
+    let model = jz_app::city::load_model(&store).await.unwrap();
+    for street in ["330102001000", "330102002000", "330105001000"] {
+        let code = street.parse().unwrap();
+        let expected = zoning::town_zone_type(&zoning::TownFacts {
+            code,
+            name: "",
+            village_share: 0.0,
+            district_street_share: 1.0,
+        });
+        let zone = placed.iter().find(|z| z.id == zoning::town_zone_id(&code));
+        assert_eq!(
+            zone.map(|z| z.zone_type.clone()),
+            expected.map(|t| t.code().to_owned()),
+            "{street}"
+        );
+        let Some(zone) = zone else { continue };
+        let inside = geo::InteriorPoint::interior_point(&outline(&store, street).await).unwrap();
+        let located = model
+            .locate(inside.x(), inside.y(), jz_geo::datum::Datum::Wgs84)
+            .unwrap();
+        assert_eq!(
+            located
+                .at(jz_domain::division::DivisionLevel::Street)
+                .unwrap()
+                .code,
+            code
+        );
+        assert_eq!(located.zones.len(), 1, "{located:?}");
+        assert_eq!(located.zones[0].id, zone.id);
+    }
+    assert!(!placed.is_empty());
+    // A reused data folder keeps its zones.
+    assert!(zoning::zone_towns(&store, &admin).await.unwrap().is_empty());
+    assert_eq!(store.outbox_pending().await.unwrap(), pending + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_follow_the_zone_types_within_each_districts_share() {
+    let SmallCity {
+        _db,
+        store,
+        cases,
+        admin,
+        start,
+    } = small_city().await;
+    // In 上城区, 湖滨 a commercial district and 清波 unzoned; 米市巷, all of 拱墅区, an
+    // ecological area.
+    jz_app::zones::seed_zone_types(&store, &admin)
+        .await
+        .unwrap();
+    let mut zones = Vec::new();
+    for (id, street, zone_type) in [
+        ("hubin", "330102001000", "commercial_district"),
+        ("mishixiang", "330105001000", "ecological_area"),
+    ] {
+        zones.push(jz_app::zones::NewZone {
+            id: id.into(),
+            name: id.into(),
+            zone_type: zone_type.into(),
+            area: jz_app::zones::ZoneArea::Polygon(outline(&store, street).await),
+            goals: None,
+        });
+    }
+    jz_app::zones::create_zones(&store, zones, &admin)
+        .await
+        .unwrap();
+    cases.city.reload(&store).await.unwrap();
+    let org = workload::organise(&cases, &admin).await.unwrap();
+    let spots = workload::spots(&store, 600, &mut Rng::new(7))
+        .await
+        .unwrap();
+    let mut work = Workload::new(
+        cases.clone(),
+        org,
+        spots,
+        5,
+        Pace {
+            report_every_us: 20_000_000.0,
+            speed: 1.0,
+            by_hour: false,
+            crews: 50,
+        },
+    );
+    work.start(start);
+    run_hours(&mut work, start, 6).await;
+    let shares = work.zone_shares();
+    let share = |zone_type: Option<&str>| {
+        shares
+            .iter()
+            .find(|s| s.zone_type.as_deref() == zone_type)
+            .unwrap_or_else(|| panic!("{zone_type:?} in {shares:?}"))
+            .clone()
+    };
+    let (commercial, ecological, unzoned) = (
+        share(Some("commercial_district")),
+        share(Some("ecological_area")),
+        share(None),
+    );
+    assert_eq!(shares.len(), 3, "{shares:?}");
+    let places = (commercial.places + ecological.places + unzoned.places) as f64;
+    let reports = (commercial.reports + ecological.reports + unzoned.reports) as f64;
+    assert_eq!(reports as u64, work.tally.reports);
+    assert!(reports > 900.0, "{shares:?}");
+    // Within 上城区, a place of the commercial district makes twice the reports of an
+    // unzoned one (intensities 2.0 and 1.0) …
+    let per_place = |s: &workload::ZoneShare| s.reports as f64 / s.places as f64;
+    let ratio = per_place(&commercial) / per_place(&unzoned);
+    assert!((1.6..2.5).contains(&ratio), "{ratio} {shares:?}");
+    // … while 拱墅区 keeps its share of the reports (its share of the places), though all of it
+    // is an ecological area (intensity 0.4: 19 % instead of 46 % if it did not).
+    let (place_share, report_share) = (
+        ecological.places as f64 / places,
+        ecological.reports as f64 / reports,
+    );
+    assert!(
+        (report_share - place_share).abs() < 0.04,
+        "{report_share} against {place_share}"
+    );
+    // Advertising and street order come up far more in the commercial district, rivers,
+    // burning and green land in the ecological area.
+    let of = |s: &workload::ZoneShare, majors: &[&str]| {
+        s.majors
+            .iter()
+            .filter(|(m, _)| majors.contains(m))
+            .map(|(_, n)| *n)
+            .sum::<u64>() as f64
+            / s.reports as f64
+    };
+    assert!(
+        of(&commercial, &["07", "09"]) > 2.0 * of(&ecological, &["07", "09"]),
+        "{shares:?}"
+    );
+    assert!(
+        of(&ecological, &["04"]) > 2.0 * of(&commercial, &["04"]),
+        "{shares:?}"
+    );
+    // What was stored agrees: every report lies in the zone of the type it was counted under.
+    let model = cases.city.current();
+    let mut stored: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    for row in sqlx::query("SELECT input_lon, input_lat FROM case_report")
+        .fetch_all(store.reader())
+        .await
+        .unwrap()
+    {
+        let located = model
+            .locate(
+                row.try_get(0).unwrap(),
+                row.try_get(1).unwrap(),
+                jz_geo::datum::Datum::Wgs84,
+            )
+            .unwrap();
+        *stored
+            .entry(located.zones.first().map(|z| z.zone_type.clone()))
+            .or_default() += 1;
+    }
+    let counted: BTreeMap<Option<String>, u64> = shares
+        .iter()
+        .map(|s| (s.zone_type.clone(), s.reports))
+        .collect();
+    assert_eq!(stored, counted);
 }

@@ -202,6 +202,69 @@ async fn zones_by_polygon_or_grids_are_found_by_locate(db: &TestDb) {
         "{unknown:?}"
     );
 
+    // Several at once: all or none, and one message for running servers.
+    let block = |id: &str, area: ZoneArea| zones::NewZone {
+        id: id.into(),
+        name: format!("Block {id}"),
+        zone_type: "commercial_district".into(),
+        area,
+        goals: None,
+    };
+    let corner = |x: f64| {
+        ZoneArea::Polygon(geo_types::MultiPolygon(vec![
+            geo_types::Rect::new((x, 30.0), (x + 0.001, 30.001)).to_polygon(),
+        ]))
+    };
+    let pending = store.outbox_pending().await.unwrap();
+    let refused = zones::create_zones(
+        &store,
+        vec![
+            block("b1", corner(120.0)),
+            block(
+                "b2",
+                ZoneArea::Grids(vec![GridCode::parse("330102001001999").unwrap()]),
+            ),
+        ],
+        &actor(4),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(ZoneError::InvalidZone(ref m)) if m.contains("unknown unit grid")),
+        "{refused:?}"
+    );
+    let twice = zones::create_zones(
+        &store,
+        vec![block("b1", corner(120.0)), block("b1", corner(120.002))],
+        &actor(4),
+    )
+    .await;
+    assert!(
+        matches!(twice, Err(ZoneError::InvalidZone(ref m)) if m.contains("given twice")),
+        "{twice:?}"
+    );
+    assert!(
+        zones::zone(&store, "b1").await.unwrap().is_none(),
+        "none written"
+    );
+    assert_eq!(store.outbox_pending().await.unwrap(), pending);
+    let created = zones::create_zones(
+        &store,
+        vec![block("b1", corner(120.0)), block("b2", corner(120.002))],
+        &actor(4),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created.iter().map(|z| z.id.as_str()).collect::<Vec<_>>(),
+        ["b1", "b2"]
+    );
+    assert_eq!(store.outbox_pending().await.unwrap(), pending + 1);
+    let again = zones::create_zones(&store, vec![block("b2", corner(120.004))], &actor(4)).await;
+    assert!(
+        matches!(again, Err(ZoneError::InvalidZone(ref m)) if m.contains("`b2` already exists")),
+        "{again:?}"
+    );
+
     let all = zones::zones(&store).await.unwrap();
     let ftz = all.iter().find(|z| z.id == "ftz").unwrap();
     assert_eq!(ftz.goals_override, None);

@@ -68,6 +68,46 @@ impl DivisionCode {
         };
         self.0[..significant] == ancestor.0[..significant]
     }
+
+    /// What kind of town-level unit the code names, by its town segment (digits 7–9):
+    /// `001–099` street office (街道), `100–199` town (镇), `200–399` township (乡), `400–599`
+    /// special units (development zones, farms, new towns…). `None` for codes above the town
+    /// level and segments the coding leaves unused.
+    pub fn town_kind(&self) -> Option<TownKind> {
+        let segment = self.segment(6..9);
+        match segment {
+            1..=99 => Some(TownKind::Street),
+            100..=199 => Some(TownKind::Town),
+            200..=399 => Some(TownKind::Township),
+            400..=599 => Some(TownKind::Special),
+            _ => None,
+        }
+    }
+
+    /// Whether a village-level code names a village committee (村委会, `200–399`) rather than a
+    /// residents' committee (居委会, `001–199`) or a placeholder.
+    pub fn is_village_committee(&self) -> bool {
+        matches!(self.segment(9..12), 200..=399)
+    }
+
+    fn segment(&self, range: std::ops::Range<usize>) -> u16 {
+        self.0[range]
+            .iter()
+            .fold(0, |n, &digit| n * 10 + u16::from(digit - b'0'))
+    }
+}
+
+/// The kind of a town-level unit, as its code says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TownKind {
+    /// 街道: an urban street office.
+    Street,
+    /// 镇: a town.
+    Town,
+    /// 乡 (and 民族乡): a rural township.
+    Township,
+    /// 类似乡级单位: development zones, industrial zones, farms, forest farms, new towns.
+    Special,
 }
 
 /// The level a code's zero segments imply, in the national coding.
@@ -231,6 +271,23 @@ impl<'de> serde::Deserialize<'de> for DivisionCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn town_segments_name_the_kind_of_unit() {
+        let kind = |code: &str| DivisionCode::parse(code).unwrap().town_kind();
+        assert_eq!(kind("310101002000"), Some(TownKind::Street)); // 南京东路街道
+        assert_eq!(kind("310112102000"), Some(TownKind::Town)); // 七宝镇
+        assert_eq!(kind("310151201000"), Some(TownKind::Township)); // 新村乡
+        assert_eq!(kind("310115501000"), Some(TownKind::Special)); // 自由贸易试验区（保税片区）
+        assert_eq!(kind("310151402000"), Some(TownKind::Special)); // 东平林场
+        assert_eq!(kind("310101000000"), None, "a district");
+        assert_eq!(kind("310101600000"), None, "unused segment");
+        let village = |code: &str| DivisionCode::parse(code).unwrap().is_village_committee();
+        assert!(village("310151201201"));
+        assert!(!village("310101002003"), "a residents' committee");
+        assert!(!village("310115401498"), "a placeholder");
+        assert!(!village("310101002000"), "a street");
+    }
 
     #[test]
     fn division_codes_parse_and_pad() {

@@ -31,6 +31,8 @@ use crate::cases::intake::{ReportInput, Reporter};
 use crate::cases::{CaseError, Cases, Context, config, users};
 use crate::city::Actor as AdminActor;
 
+pub mod zoning;
+
 /// A small deterministic generator (SplitMix64).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rng(u64);
@@ -652,6 +654,41 @@ pub struct Tally {
     pub most_reports_at_once: u64,
 }
 
+/// The places of one zone type (or outside any zone) and what is reported there.
+#[derive(Debug)]
+struct ZoneKind {
+    /// The zone type's code; `None` outside any zone.
+    zone_type: Option<String>,
+    profile: &'static zoning::ReportProfile,
+    /// Cumulative weights over the workload's texts, by the profile's categories.
+    texts: Vec<f64>,
+    places: usize,
+    reports: u64,
+    /// Reports per major class (the category code's first two characters).
+    majors: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// What a workload made per zone type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneShare {
+    /// The zone type's code; `None` for places outside any zone.
+    pub zone_type: Option<String>,
+    /// Report places (sampled unit grids) of this type.
+    pub places: usize,
+    /// Reports made there (repeated reports included).
+    pub reports: u64,
+    /// Of those, per major class (the category code's first two characters), most first.
+    pub majors: Vec<(&'static str, u64)>,
+}
+
+/// Picks an index by cumulative weights, with `unit` uniform in [0, 1).
+fn pick(cumulative: &[f64], unit: f64) -> usize {
+    let total = cumulative.last().copied().unwrap_or(0.0);
+    cumulative
+        .partition_point(|&c| c <= unit * total)
+        .min(cumulative.len().saturating_sub(1))
+}
+
 /// A workload over an organisation.
 #[derive(Debug)]
 pub struct Workload {
@@ -659,15 +696,21 @@ pub struct Workload {
     /// Shared with every step's task (cloning the maps per step dominated the driver's time).
     org: Arc<Organisation>,
     spots: Vec<Spot>,
+    /// Each spot's zone kind (an index into `kinds`).
+    spot_kinds: Vec<usize>,
+    /// Cumulative weights over the spots: each district keeps its share of the spots, and
+    /// within it a spot weighs its zone type's intensity.
+    spot_weights: Vec<f64>,
+    kinds: Vec<ZoneKind>,
     texts: Vec<(&'static str, &'static str)>,
     /// The report stream's generator (when, where, what, by whom); each case's own is drawn
     /// from it as the case's first report is made.
     rng: Rng,
     agenda: BinaryHeap<Reverse<(i64, u64, Step)>>,
     sequence: u64,
-    /// Recent reports (time, spot, text, category), oldest first: a second person reports one
-    /// of the last [`RECENT`] made more than a slice ago again.
-    recent: std::collections::VecDeque<(i64, Spot, &'static str, &'static str)>,
+    /// Recent reports (time, spot, its zone kind, text, category), oldest first: a second
+    /// person reports one of the last [`RECENT`] made more than a slice ago again.
+    recent: std::collections::VecDeque<(i64, Spot, usize, &'static str, &'static str)>,
     /// Steps run at once, at most.
     in_flight: usize,
     /// Per department, when each crew is free again.
@@ -702,25 +745,80 @@ impl Workload {
         // convex), even in the next street, and its inspector would report outside their
         // territory (seen: 1–4 refusals in a simulated day). A spot located nowhere keeps its
         // street (its report is refused as outside the city, as any such report is).
+        // Its zone type is that of the first zone it lies in with a report profile, else of
+        // the first zone, else none.
         let model = cases.city.current();
-        let spots = spots
+        let texts = texts();
+        let mut kinds: Vec<ZoneKind> = Vec::new();
+        let mut spot_kinds = Vec::with_capacity(spots.len());
+        let spots: Vec<Spot> = spots
             .into_iter()
             .map(|spot| {
-                let located = model
-                    .locate(spot.lon, spot.lat, Datum::Wgs84)
-                    .ok()
+                let located = model.locate(spot.lon, spot.lat, Datum::Wgs84).ok();
+                let street = located
+                    .as_ref()
                     .and_then(|l| l.at(DivisionLevel::Street).map(|d| d.code));
+                let zones = located.as_ref().map_or(&[][..], |l| &l.zones[..]);
+                let zone_type = zones
+                    .iter()
+                    .find(|z| zoning::profile(Some(&z.zone_type)) != &zoning::UNZONED)
+                    .or(zones.first())
+                    .map(|z| z.zone_type.clone());
+                let kind = match kinds.iter().position(|k| k.zone_type == zone_type) {
+                    Some(kind) => kind,
+                    None => {
+                        let profile = zoning::profile(zone_type.as_deref());
+                        let texts = texts
+                            .iter()
+                            .scan(0.0, |sum, (_, code)| {
+                                *sum += profile.weight(code);
+                                Some(*sum)
+                            })
+                            .collect();
+                        kinds.push(ZoneKind {
+                            zone_type,
+                            profile,
+                            texts,
+                            places: 0,
+                            reports: 0,
+                            majors: std::collections::BTreeMap::new(),
+                        });
+                        kinds.len() - 1
+                    }
+                };
+                kinds[kind].places += 1;
+                spot_kinds.push(kind);
                 Spot {
-                    street: located.unwrap_or(spot.street),
+                    street: street.unwrap_or(spot.street),
                     ..spot
                 }
+            })
+            .collect();
+        // Within its district (the first six digits of its street), a spot weighs its zone
+        // type's intensity over the district's mean: the district keeps its share.
+        let mut districts: HashMap<&str, (f64, usize)> = HashMap::new();
+        for (spot, kind) in spots.iter().zip(&spot_kinds) {
+            let entry = districts.entry(&spot.street.as_str()[..6]).or_default();
+            entry.0 += kinds[*kind].profile.intensity;
+            entry.1 += 1;
+        }
+        let spot_weights = spots
+            .iter()
+            .zip(&spot_kinds)
+            .scan(0.0, |sum, (spot, kind)| {
+                let (intensities, count) = districts[&spot.street.as_str()[..6]];
+                *sum += kinds[*kind].profile.intensity * count as f64 / intensities;
+                Some(*sum)
             })
             .collect();
         Workload {
             cases,
             org: Arc::new(org),
             spots,
-            texts: texts(),
+            spot_kinds,
+            spot_weights,
+            kinds,
+            texts,
             rng: Rng::new(seed),
             agenda: BinaryHeap::new(),
             sequence: 0,
@@ -731,6 +829,29 @@ impl Workload {
             tally: Tally::default(),
             refusals: Vec::new(),
         }
+    }
+
+    /// Per zone type (outside any zone last): report places and reports made.
+    pub fn zone_shares(&self) -> Vec<ZoneShare> {
+        let mut shares: Vec<ZoneShare> = self
+            .kinds
+            .iter()
+            .map(|k| {
+                let mut majors: Vec<(&'static str, u64)> =
+                    k.majors.iter().map(|(m, n)| (*m, *n)).collect();
+                majors.sort_by_key(|(major, n)| (Reverse(*n), *major));
+                ZoneShare {
+                    zone_type: k.zone_type.clone(),
+                    places: k.places,
+                    reports: k.reports,
+                    majors,
+                }
+            })
+            .collect();
+        shares.sort_by(|a, b| {
+            (a.zone_type.is_none(), &a.zone_type).cmp(&(b.zone_type.is_none(), &b.zone_type))
+        });
+        shares
     }
 
     /// Runs at most `steps` steps at once (at least one). With one, two runs of one seed are
@@ -868,9 +989,11 @@ impl Workload {
         // One report in twelve is someone else calling about a problem reported recently nearby
         // (intake merges it into the open case).
         if ripe > 0 && self.rng.chance(8) {
-            let (_, spot, text, code) = self.recent[self.rng.below(ripe)];
-            let code = code.to_owned();
+            let (_, spot, kind, text, code) = self.recent[self.rng.below(ripe)];
             self.tally.reports += 1;
+            self.kinds[kind].reports += 1;
+            *self.kinds[kind].majors.entry(&code[..2]).or_default() += 1;
+            let code = code.to_owned();
             let input = ReportInput {
                 channel: Channel::Hotline,
                 description: format!("又有市民来电反映：{text}"),
@@ -886,8 +1009,9 @@ impl Workload {
             };
             return (input, self.org.hotline.clone(), code, 1);
         }
-        let spot = self.spots[self.rng.below(self.spots.len())];
-        let (text, code) = self.texts[self.rng.below(self.texts.len())];
+        let place = pick(&self.spot_weights, self.rng.unit());
+        let (spot, kind) = (self.spots[place], self.spot_kinds[place]);
+        let (text, code) = self.texts[pick(&self.kinds[kind].texts, self.rng.unit())];
         let hotline_text = code.starts_with('R');
         let roll = self.rng.below(100);
         let crew = self.org.streets.get(&spot.street);
@@ -917,11 +1041,14 @@ impl Workload {
                 lat,
                 street: spot.street,
             },
+            kind,
             text,
             code,
         ));
 
         self.tally.reports += 1;
+        self.kinds[kind].reports += 1;
+        *self.kinds[kind].majors.entry(&code[..2]).or_default() += 1;
         let reporter = match channel {
             Channel::Hotline => Reporter {
                 name: Some("来电市民".into()),
