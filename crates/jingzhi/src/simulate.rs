@@ -130,7 +130,7 @@ async fn zone_report(
     );
     println!(
         "{:<24} {:>5} {:>8} {:>9} {:>9} {:>8} {:>8}  most reported major classes",
-        "zone type", "zones", "places", "reports", "per place", "closed", "on time"
+        "zone type", "zones", "% places", "% reports", "per place", "closed", "on time"
     );
     for share in &shares {
         let place_share = share.places as f64 / places as f64;
