@@ -64,6 +64,12 @@ const POPULATION: &[(&str, f64)] = &[
 /// The first simulated day: Monday 2026-11-02, Asia/Shanghai.
 const FIRST_DAY_US: i64 = 1_793_548_800_000_000;
 
+/// An indicator's value as a percentage, or a dash without data.
+fn percent(code: &str, tally: &jz_domain::evaluation::Tally, facts: &ScopeFacts) -> String {
+    evaluation::indicator_value(code, tally, facts)
+        .map_or_else(|| "   —".to_owned(), |v| format!("{:5.1} %", v * 100.0))
+}
+
 /// `type ×n` per zone type, most first.
 fn count_by_type<'a>(types: impl Iterator<Item = &'a str>) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
@@ -106,14 +112,7 @@ async fn zone_report(
         let entry = by_type.entry(zone.zone_type.as_str()).or_default();
         entry.0 += 1;
         if let Some(tally) = tallies.get(scope) {
-            entry.1.add(
-                jz_domain::category::EvaluationDomain::Objective,
-                &tally.objective,
-            );
-            entry.1.add(
-                jz_domain::category::EvaluationDomain::Satisfaction,
-                &tally.satisfaction,
-            );
+            entry.1.merge(tally);
         }
     }
     let facts = ScopeFacts {
@@ -121,10 +120,7 @@ async fn zone_report(
         area_km2: 0.0,
         days: days as u32,
     };
-    let pct = |code: &str, tally: &jz_domain::evaluation::Tally| {
-        evaluation::indicator_value(code, tally, &facts)
-            .map_or_else(|| "   —".to_owned(), |v| format!("{:5.1} %", v * 100.0))
-    };
+    let pct = |code: &str, tally: &jz_domain::evaluation::Tally| percent(code, tally, &facts);
     println!(
         "\nby zone type (a district keeps its population's share of reports; within it a zone type weighs its places and categories)"
     );
@@ -364,10 +360,7 @@ pub async fn run(
         area_km2: 0.0,
         days: days as u32,
     };
-    let pct = |code: &str, tally: &jz_domain::evaluation::Tally| {
-        evaluation::indicator_value(code, tally, &facts)
-            .map_or_else(|| "   —".to_owned(), |v| format!("{:5.1} %", v * 100.0))
-    };
+    let pct = |code: &str, tally: &jz_domain::evaluation::Tally| percent(code, tally, &facts);
     println!(
         "SLA: handled on time {} · closed {} · closed on time {} · satisfaction {} · escalated cases {}",
         pct("on_time_handling_rate", &city_tally),

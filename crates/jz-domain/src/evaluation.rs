@@ -352,6 +352,12 @@ impl Tally {
         }
     }
 
+    /// Adds another scope's or day's tally, domain by domain.
+    pub fn merge(&mut self, other: &Tally) {
+        self.objective += &other.objective;
+        self.satisfaction += &other.satisfaction;
+    }
+
     pub fn all(&self) -> Counts {
         let mut all = self.objective;
         all += &self.satisfaction;
@@ -560,6 +566,26 @@ mod tests {
         assert_eq!(day_of(before) + 1, day_of(before + 1_000_000));
         assert_eq!(day_of(0), 0);
         assert_eq!(day_of(-SHANGHAI_OFFSET_US - 1), -1);
+    }
+
+    #[test]
+    fn tallies_merge_domain_by_domain() {
+        let mut one = Counts::default();
+        one.bump(Counter::Reported);
+        let mut two = one;
+        two.bump(Counter::ByPublic);
+        let mut sum = Tally {
+            objective: one,
+            satisfaction: Counts::default(),
+        };
+        sum.merge(&Tally {
+            objective: one,
+            satisfaction: two,
+        });
+        assert_eq!(sum.objective.get(Counter::Reported), 2);
+        assert_eq!(sum.satisfaction.get(Counter::Reported), 1);
+        assert_eq!(sum.satisfaction.get(Counter::ByPublic), 1);
+        assert_eq!(sum.all().get(Counter::Reported), 3);
     }
 
     #[test]

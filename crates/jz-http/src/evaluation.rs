@@ -559,14 +559,7 @@ async fn trend(
         let entry = buckets.entry(start_of(day)?).or_default();
         entry.1 += 1;
         if let Some(tally) = daily.get(&day) {
-            entry.0.add(
-                jz_domain::category::EvaluationDomain::Objective,
-                &tally.objective,
-            );
-            entry.0.add(
-                jz_domain::category::EvaluationDomain::Satisfaction,
-                &tally.satisfaction,
-            );
+            entry.0.merge(tally);
         }
     }
     let points: Vec<Value> = buckets
