@@ -5,6 +5,9 @@
 //! intake could not, departments accepting and handling with delays, inspectors checking (some
 //! rework), operators closing, reporters rating (some dissatisfied).
 //!
+//! Reports come from sampled unit grids; each district keeps its share of them, and within it a
+//! grid weighs its zone type, which also weighs the categories reported there ([`zoning`]).
+//!
 //! Every step is a real [`Cases`] call at the step's own time, so the history it leaves — cases,
 //! timelines, audit, evaluation counters — is what people using the console would leave.
 //! Deterministic for a seed: the reports (when, where, what, by whom) and each case's people's
