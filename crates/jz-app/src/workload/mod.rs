@@ -665,9 +665,7 @@ struct ZoneKind {
     profile: &'static zoning::ReportProfile,
     /// Cumulative weights over the workload's texts, by the profile's categories.
     texts: Vec<f64>,
-    places: usize,
-    reports: u64,
-    /// Reports per major class (the category code's first two characters).
+    /// Reports made here per major class (the category code's first two characters).
     majors: std::collections::BTreeMap<&'static str, u64>,
 }
 
@@ -764,13 +762,16 @@ impl Workload {
                 let zones = located.as_ref().map_or(&[][..], |l| &l.zones[..]);
                 let zone_type = zones
                     .iter()
-                    .find(|z| zoning::profile(Some(&z.zone_type)) != &zoning::UNZONED)
+                    .find(|z| zoning::profile(&z.zone_type).is_some())
                     .or(zones.first())
                     .map(|z| z.zone_type.clone());
                 let kind = match kinds.iter().position(|k| k.zone_type == zone_type) {
                     Some(kind) => kind,
                     None => {
-                        let profile = zoning::profile(zone_type.as_deref());
+                        let profile = zone_type
+                            .as_deref()
+                            .and_then(zoning::profile)
+                            .unwrap_or(&zoning::UNZONED);
                         let texts = texts
                             .iter()
                             .scan(0.0, |sum, (_, code)| {
@@ -782,14 +783,11 @@ impl Workload {
                             zone_type,
                             profile,
                             texts,
-                            places: 0,
-                            reports: 0,
                             majors: std::collections::BTreeMap::new(),
                         });
                         kinds.len() - 1
                     }
                 };
-                kinds[kind].places += 1;
                 spot_kinds.push(kind);
                 Spot {
                     street: street.unwrap_or(spot.street),
@@ -839,14 +837,15 @@ impl Workload {
         let mut shares: Vec<ZoneShare> = self
             .kinds
             .iter()
-            .map(|k| {
+            .enumerate()
+            .map(|(index, k)| {
                 let mut majors: Vec<(&'static str, u64)> =
                     k.majors.iter().map(|(m, n)| (*m, *n)).collect();
                 majors.sort_by_key(|(major, n)| (Reverse(*n), *major));
                 ZoneShare {
                     zone_type: k.zone_type.clone(),
-                    places: k.places,
-                    reports: k.reports,
+                    places: self.spot_kinds.iter().filter(|&&i| i == index).count(),
+                    reports: majors.iter().map(|(_, n)| n).sum(),
                     majors,
                 }
             })
@@ -993,9 +992,7 @@ impl Workload {
         // (intake merges it into the open case).
         if ripe > 0 && self.rng.chance(8) {
             let (_, spot, kind, text, code) = self.recent[self.rng.below(ripe)];
-            self.tally.reports += 1;
-            self.kinds[kind].reports += 1;
-            *self.kinds[kind].majors.entry(&code[..2]).or_default() += 1;
+            self.count_report(kind, code);
             let code = code.to_owned();
             let input = ReportInput {
                 channel: Channel::Hotline,
@@ -1049,9 +1046,7 @@ impl Workload {
             code,
         ));
 
-        self.tally.reports += 1;
-        self.kinds[kind].reports += 1;
-        *self.kinds[kind].majors.entry(&code[..2]).or_default() += 1;
+        self.count_report(kind, code);
         let reporter = match channel {
             Channel::Hotline => Reporter {
                 name: Some("来电市民".into()),
@@ -1078,6 +1073,12 @@ impl Workload {
             code.to_owned(),
             code_channel,
         )
+    }
+
+    /// Counts a report made, in the tally and under its place's zone kind.
+    fn count_report(&mut self, kind: usize, code: &'static str) {
+        self.tally.reports += 1;
+        *self.kinds[kind].majors.entry(&code[..2]).or_default() += 1;
     }
 
     fn absorb(&mut self, outcome: Outcome) {

@@ -313,11 +313,10 @@ pub const PROFILES: [ReportProfile; 7] = [
     },
 ];
 
-/// The profile of a zone type (`None`: outside any zone).
-pub fn profile(zone_type: Option<&str>) -> &'static ReportProfile {
-    zone_type
-        .and_then(|code| PROFILES.iter().find(|p| p.zone_type == code))
-        .unwrap_or(&UNZONED)
+/// The profile of a built-in zone type; `None` for other codes (places in zones of such types
+/// report as [`UNZONED`] places do).
+pub fn profile(zone_type: &str) -> Option<&'static ReportProfile> {
+    PROFILES.iter().find(|p| p.zone_type == zone_type)
 }
 
 #[cfg(test)]
@@ -420,16 +419,16 @@ mod tests {
     #[test]
     fn profiles_cover_the_built_in_types_and_weigh_categories() {
         for zone_type in ZoneType::BUILT_IN {
-            let found = profile(Some(zone_type.code()));
+            let found = profile(zone_type.code()).unwrap();
             assert_eq!(found.zone_type, zone_type.code());
         }
-        assert_eq!(profile(Some("my_own_type")), &UNZONED);
-        assert_eq!(profile(None).weight("07001"), 1.0);
-        let commercial = profile(Some("commercial_district"));
+        assert_eq!(profile("my_own_type"), None);
+        assert_eq!(UNZONED.weight("07001"), 1.0);
+        let commercial = profile("commercial_district").unwrap();
         assert_eq!(commercial.weight("07001"), 3.0);
         assert_eq!(commercial.weight("R3004"), 3.0);
         assert_eq!(commercial.weight("06010"), 1.0);
-        let eco = profile(Some("ecological_area"));
+        let eco = profile("ecological_area").unwrap();
         assert_eq!(eco.weight("04002"), 3.0);
         assert!(eco.weight("09006") < 1.0);
     }
