@@ -309,6 +309,7 @@ pub async fn create_zones(
     zones: Vec<NewZone>,
     actor: &Actor,
 ) -> Result<Vec<ZoneView>, ZoneError> {
+    let types = zone_types(store).await?;
     let mut change = Change::new();
     let mut ids: Vec<String> = Vec::with_capacity(zones.len());
     for zone in zones {
@@ -318,7 +319,7 @@ pub async fn create_zones(
                 zone.id
             )));
         }
-        let one = zone_change(store, &zone, actor).await?;
+        let one = zone_change(store, &types, &zone, actor).await?;
         change.statements.extend(one.statements);
         change.audit.extend(one.audit);
         ids.push(zone.id);
@@ -347,8 +348,14 @@ pub async fn create_zones(
     Ok(stored)
 }
 
-/// The statements and audit records that create one zone, once it is checked.
-async fn zone_change(store: &Store, zone: &NewZone, actor: &Actor) -> Result<Change, ZoneError> {
+/// The statements and audit records that create one zone, once it is checked (its type among
+/// the stored `types`).
+async fn zone_change(
+    store: &Store,
+    types: &[ZoneTypeView],
+    zone: &NewZone,
+    actor: &Actor,
+) -> Result<Change, ZoneError> {
     let NewZone {
         id,
         name,
@@ -370,9 +377,9 @@ async fn zone_change(store: &Store, zone: &NewZone, actor: &Actor) -> Result<Cha
     if name.trim().is_empty() {
         return Err(ZoneError::InvalidZone("a zone needs a name".into()));
     }
-    zone_type(store, zone_type_code)
-        .await?
-        .ok_or_else(|| ZoneError::UnknownZoneType(zone_type_code.to_owned()))?;
+    if !types.iter().any(|t| t.code == zone_type_code) {
+        return Err(ZoneError::UnknownZoneType(zone_type_code.to_owned()));
+    }
     let goals = goals
         .clone()
         .map(|targets| {

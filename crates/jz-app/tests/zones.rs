@@ -232,6 +232,19 @@ async fn zones_by_polygon_or_grids_are_found_by_locate(db: &TestDb) {
         matches!(refused, Err(ZoneError::InvalidZone(ref m)) if m.contains("unknown unit grid")),
         "{refused:?}"
     );
+    let untyped = zones::create_zones(
+        &store,
+        vec![zones::NewZone {
+            zone_type: "no_such_type".into(),
+            ..block("b1", corner(120.0))
+        }],
+        &actor(4),
+    )
+    .await;
+    assert!(
+        matches!(untyped, Err(ZoneError::UnknownZoneType(ref t)) if t == "no_such_type"),
+        "{untyped:?}"
+    );
     let twice = zones::create_zones(
         &store,
         vec![block("b1", corner(120.0)), block("b1", corner(120.002))],
