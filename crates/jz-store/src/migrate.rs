@@ -70,6 +70,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "tally_pending",
         sql: include_str!("../migrations/sqlite/0010_tally_pending.sql"),
     },
+    Migration {
+        version: 11,
+        name: "case_district_index",
+        sql: include_str!("../migrations/sqlite/0011_case_district_index.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -123,6 +128,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 10,
         name: "tally_pending",
         sql: include_str!("../migrations/postgres/0010_tally_pending.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "case_district_index",
+        sql: include_str!("../migrations/postgres/0011_case_district_index.sql"),
     },
 ];
 

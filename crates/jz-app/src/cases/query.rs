@@ -5,7 +5,7 @@
 use jz_domain::access::{Actor, Role};
 use jz_domain::audit::AuditRecord;
 use jz_domain::case::{Case, CaseState};
-use jz_domain::division::{CodeShape, DivisionCode};
+use jz_domain::division::{CodeShape, DivisionCode, DivisionLevel};
 use jz_store::{Arg, Change, Statement};
 use serde::Serialize;
 use serde_json::Value;
@@ -188,8 +188,12 @@ impl Cases {
             args.push(value);
             sql.push_str(&clause.replace('?', &format!("${}", args.len())));
         };
+        // Below the city, lists read their district's run of the district index, newest first,
+        // and filter communities by code prefix as a range (':' sorts after '9') on the index.
         if let Some(territory) = &actor.territory {
-            // A prefix as a range, so the community index serves it (':' sorts after '9').
+            if let Some(district) = self.district_of(territory) {
+                push(&mut sql, " AND district_code = ?", district);
+            }
             push(&mut sql, " AND community_code >= ?", code_prefix(territory));
             push(
                 &mut sql,
@@ -242,7 +246,9 @@ impl Cases {
             push(&mut sql, " AND department_id = ?", department.clone());
         }
         if let Some(division) = &filter.division {
-            // A prefix as a range, so the community index serves it (':' sorts after '9').
+            if let Some(district) = self.district_of(division) {
+                push(&mut sql, " AND district_code = ?", district);
+            }
             push(&mut sql, " AND community_code >= ?", code_prefix(division));
             push(
                 &mut sql,
@@ -297,6 +303,17 @@ impl Cases {
         rows.iter()
             .map(|row| decode_case(&row.try_get::<String, _>(0)?, row.try_get(1)?))
             .collect()
+    }
+
+    /// The district a division lies in (itself for a district): every case under the division
+    /// was located in it. `None` for the city and for codes the city model does not hold.
+    fn district_of(&self, code: &DivisionCode) -> Option<String> {
+        self.city
+            .current()
+            .path(code)
+            .into_iter()
+            .find(|entry| entry.level == DivisionLevel::District)
+            .map(|entry| entry.code.as_str().to_owned())
     }
 
     /// One case, if the actor may see it (otherwise: not found, so ids do not leak).
