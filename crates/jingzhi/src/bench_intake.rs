@@ -48,23 +48,31 @@ struct Outcome {
 const LOAD_THREAD: &str = "jingzhi-load";
 
 /// CPU time used so far by this process, by its writer thread and by the load generator's
-/// threads, from `/proc` (Linux; `None` elsewhere). The figures per report say where the time
-/// goes when the run is CPU-bound.
+/// threads, and the bytes the writer (WAL frames) and the checkpointer (pages copied into the
+/// database file) wrote, from `/proc` (Linux; `None` elsewhere). The figures per report say where
+/// the time goes when the run is CPU-bound, and how many bytes each report costs the disk.
 #[derive(Debug, Clone, Copy)]
 struct CpuTimes {
     process: Duration,
     writer: Duration,
     load: Duration,
+    wal_bytes: u64,
+    checkpoint_bytes: u64,
 }
 
 impl CpuTimes {
     fn now() -> Option<CpuTimes> {
         let process = Self::of(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
         let (mut writer, mut load) = (Duration::ZERO, Duration::ZERO);
+        let (mut wal_bytes, mut checkpoint_bytes) = (0, 0);
         for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
             let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
             if stat.contains("(jingzhi-writer)") {
                 writer += Self::of(&stat).unwrap_or_default();
+                wal_bytes += Self::written(&task.path());
+            } else if stat.contains("(jingzhi-checkpo") {
+                // Thread names are cut to 15 bytes: "jingzhi-checkpoint".
+                checkpoint_bytes += Self::written(&task.path());
             } else if stat.contains(&format!("({LOAD_THREAD})")) {
                 load += Self::of(&stat).unwrap_or_default();
             }
@@ -73,7 +81,19 @@ impl CpuTimes {
             process,
             writer,
             load,
+            wal_bytes,
+            checkpoint_bytes,
         })
+    }
+
+    /// Bytes a thread has written (`wchar` of its `io` file; 0 when unreadable).
+    fn written(task: &std::path::Path) -> u64 {
+        std::fs::read_to_string(task.join("io"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("wchar:"))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// User plus system time from a `stat` line (fields 14 and 15, in USER_HZ = 100 ticks).
@@ -84,17 +104,29 @@ impl CpuTimes {
         Some(Duration::from_millis(ticks * 10))
     }
 
-    /// Microseconds per report between `self` and `later`: (process, writer, load generator).
-    fn per_report(self, later: CpuTimes, reports: usize) -> (f64, f64, f64) {
-        let per = |a: Duration, b: Duration| {
-            b.saturating_sub(a).as_secs_f64() * 1e6 / reports.max(1) as f64
-        };
-        (
-            per(self.process, later.process),
-            per(self.writer, later.writer),
-            per(self.load, later.load),
-        )
+    /// Per report between `self` and `later`.
+    fn per_report(self, later: CpuTimes, reports: usize) -> PerReport {
+        let reports = reports.max(1) as f64;
+        let per = |a: Duration, b: Duration| b.saturating_sub(a).as_secs_f64() * 1e6 / reports;
+        let kb = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1024.0 / reports;
+        PerReport {
+            process_us: per(self.process, later.process),
+            writer_us: per(self.writer, later.writer),
+            load_us: per(self.load, later.load),
+            wal_kb: kb(self.wal_bytes, later.wal_bytes),
+            checkpoint_kb: kb(self.checkpoint_bytes, later.checkpoint_bytes),
+        }
     }
+}
+
+/// CPU and bytes written per report over a run.
+#[derive(Debug, Clone, Copy)]
+struct PerReport {
+    process_us: f64,
+    writer_us: f64,
+    load_us: f64,
+    wal_kb: f64,
+    checkpoint_kb: f64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -519,12 +551,23 @@ pub async fn run(
                 settled.as_secs_f64()
             );
         }
-        if let Some((process, writer, load)) = cpu {
+        if let Some(PerReport {
+            process_us: process,
+            writer_us: writer,
+            load_us: load,
+            wal_kb,
+            checkpoint_kb,
+        }) = cpu
+        {
             let server = process - load;
             println!(
                 "   {:<27} CPU per saturated report: {process:.0} µs in the process = {load:.0} µs load generator + {server:.0} µs server ({writer:.0} µs of it in the writer thread); CPU-bound, the server alone would take ≤ {:.0} reports/s on 2 cores",
                 "",
                 (2e6 / server.max(1.0)).min(1e6 / writer.max(1.0))
+            );
+            println!(
+                "   {:<27} written per saturated report: {wal_kb:.1} KB of WAL frames (writer), {checkpoint_kb:.1} KB of pages checkpointed into the database file",
+                ""
             );
         }
         results.push((saturated, at_rate));

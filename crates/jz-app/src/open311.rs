@@ -1112,7 +1112,7 @@ pub async fn list_requests(
     query: &RequestQuery,
 ) -> Result<Vec<RequestRecord>, CaseError> {
     let mut sql = String::from(
-        "SELECT c.data, c.reporters, c.updated_at_us,
+        "SELECT c.data, (SELECT COUNT(*) FROM case_report k WHERE k.case_id = c.id), c.updated_at_us,
            (SELECT r.address FROM case_report r WHERE r.case_id = c.id ORDER BY r.reported_at_us, r.id LIMIT 1),
            (SELECT p.id FROM photo p WHERE p.case_id = c.id ORDER BY p.at_us, p.id LIMIT 1),
            (SELECT o.media_urls FROM open311_request o WHERE o.case_id = c.id AND o.media_urls <> '[]' ORDER BY o.at_us, o.report_id LIMIT 1),

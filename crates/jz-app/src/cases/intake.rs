@@ -432,31 +432,45 @@ impl Cases {
             )
         });
 
-        let report = |case_id: &str| {
-            Statement::new(
+        // The report's row. Merged into an existing case, it is written only while that case is
+        // still open (one row or the change is refused, and the report decided again): the case's
+        // own row is not rewritten, its reporters are its reports counted.
+        let report = |case_id: &str, merged: bool| {
+            let statement = Statement::new(if merged {
                 "INSERT INTO case_report (id, case_id, channel, description, lon, lat, input_lon, input_lat, datum, address,
                    reporter_name, reporter_phone, reporter_email, reporter_account, device_id, submitted_by, intake_key, classification, reported_at_us)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-            )
-            .bind(report_id.clone())
-            .bind(case_id)
-            .bind(input.channel.as_str())
-            .bind(input.description.clone())
-            .bind(place.lon)
-            .bind(place.lat)
-            .bind(input.lon)
-            .bind(input.lat)
-            .bind(datum_name(input.datum))
-            .bind(input.address.clone())
-            .bind(input.reporter.name.clone())
-            .bind(input.reporter.phone.clone())
-            .bind(input.reporter.email.clone())
-            .bind(input.reporter.account.clone())
-            .bind(input.reporter.device.clone())
-            .bind(actor.id.clone())
-            .bind(input.intake_key.clone())
-            .bind(classification.clone())
-            .bind(at_us)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+                 WHERE EXISTS (SELECT 1 FROM case_file WHERE id = $2 AND state NOT IN ('rejected', 'closed', 'rated', 'cancelled'))"
+            } else {
+                "INSERT INTO case_report (id, case_id, channel, description, lon, lat, input_lon, input_lat, datum, address,
+                   reporter_name, reporter_phone, reporter_email, reporter_account, device_id, submitted_by, intake_key, classification, reported_at_us)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            });
+            let statement = if merged {
+                statement.expect_rows(1)
+            } else {
+                statement
+            };
+            statement
+                .bind(report_id.clone())
+                .bind(case_id)
+                .bind(input.channel.as_str())
+                .bind(input.description.clone())
+                .bind(place.lon)
+                .bind(place.lat)
+                .bind(input.lon)
+                .bind(input.lat)
+                .bind(datum_name(input.datum))
+                .bind(input.address.clone())
+                .bind(input.reporter.name.clone())
+                .bind(input.reporter.phone.clone())
+                .bind(input.reporter.email.clone())
+                .bind(input.reporter.account.clone())
+                .bind(input.reporter.device.clone())
+                .bind(actor.id.clone())
+                .bind(input.intake_key.clone())
+                .bind(classification.clone())
+                .bind(at_us)
         };
 
         let mut previous_last_at = None;
@@ -471,15 +485,7 @@ impl Cases {
                 match existing.filter(|c| c.state.is_open()) {
                     Some(existing) => {
                         let decision = case::link_report(&existing, actor, at_us, &report_id);
-                        let mut change = Change::new()
-                            .statement(
-                                Statement::new(
-                                    "UPDATE case_file SET reporters = reporters + 1 WHERE id = $1 AND state NOT IN ('rejected', 'closed', 'rated', 'cancelled')",
-                                )
-                                .bind(case_id.clone())
-                                .expect_rows(1),
-                            )
-                            .statement(report(&case_id));
+                        let mut change = Change::new().statement(report(&case_id, true));
                         // Linking does not change the case's version: a department acting on
                         // the case at the same time is not made stale by a new reporter.
                         let mut audited = decision.clone();
@@ -518,7 +524,7 @@ impl Cases {
             )?,
         };
         if outcome == Outcome::Created {
-            change.statements.push(report(&decision.case.id));
+            change.statements.push(report(&decision.case.id, false));
             write_events(&mut change, None, &decision, actor, &context);
             change
                 .tallies
@@ -719,7 +725,7 @@ impl Cases {
         let mut row = self
             .store
             .read_row(
-                "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, c.reporters FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1",
+                "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, (SELECT COUNT(*) FROM case_report k WHERE k.case_id = c.id) FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1",
                 &[Arg::from(report_id)],
             )
             .await?

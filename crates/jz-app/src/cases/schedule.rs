@@ -32,9 +32,10 @@ impl Cases {
         };
         let mut seen = std::collections::HashSet::new();
         loop {
-            let rows = sqlx::query(
-                "SELECT data, reporters FROM case_file WHERE next_due_at_us IS NOT NULL AND next_due_at_us <= $1 ORDER BY next_due_at_us LIMIT $2",
-            )
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT data, {} FROM case_file WHERE next_due_at_us IS NOT NULL AND next_due_at_us <= $1 ORDER BY next_due_at_us LIMIT $2",
+                super::REPORTERS
+            )))
             .bind(now_us)
             .bind(BATCH)
             .fetch_all(self.store.reader())
