@@ -8,8 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
 use jz_app::cases::config;
 use jz_app::city::{FieldMapping, ImportOptions, SharedCity};
 use jz_domain::access::Role;
@@ -141,7 +139,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// A deterministic body generator (xorshift), so both runs see the same reports.
-fn bodies(count: usize, seed: u64) -> Vec<Bytes> {
+fn bodies(count: usize, seed: u64) -> Vec<Vec<u8>> {
     let mut state = seed.max(1);
     let mut next = move || {
         state ^= state << 13;
@@ -171,7 +169,7 @@ fn bodies(count: usize, seed: u64) -> Vec<Bytes> {
                     "intake_key": format!("bench-{seed}-{i}"),
                 })
             };
-            Bytes::from(body.to_string())
+            body.to_string().into_bytes()
         })
         .collect()
 }
@@ -195,56 +193,98 @@ async fn collect(
     })
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-async fn connect(address: std::net::SocketAddr) -> anyhow::Result<Sender> {
-    let stream = tokio::net::TcpStream::connect(address).await?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    Ok(sender)
+/// One keep-alive HTTP/1.1 client connection of the load generator. Like `wrk`, it writes each
+/// request in one piece and parses the answer's head with `httparse`, so the load generator
+/// takes as little of the two cores as it can; the server sees ordinary HTTP/1.1 requests.
+struct Client {
+    stream: tokio::net::TcpStream,
+    /// The head every request shares, up to its `content-length` value.
+    head: String,
+    request: Vec<u8>,
+    received: Vec<u8>,
 }
 
-async fn post(sender: &mut Sender, token: &str, body: Bytes) -> anyhow::Result<()> {
-    sender.ready().await?;
-    let request = hyper::Request::post("/api/v1/reports")
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Full::new(body))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status();
-    let bytes = response.into_body().collect().await?.to_bytes();
-    if !status.is_success() {
-        anyhow::bail!(
-            "intake answered {status}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
+impl Client {
+    async fn connect(address: std::net::SocketAddr, token: &str) -> anyhow::Result<Client> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream,
+            head: format!(
+                "POST /api/v1/reports HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\nauthorization: Bearer {token}\r\ncontent-length: "
+            ),
+            request: Vec::with_capacity(1024),
+            received: Vec::with_capacity(8192),
+        })
     }
-    Ok(())
+
+    /// Posts one report and reads the whole answer; an answer other than 2xx is an error.
+    async fn post(&mut self, body: &[u8]) -> anyhow::Result<()> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.request.clear();
+        self.request.extend_from_slice(self.head.as_bytes());
+        self.request
+            .extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
+        self.request.extend_from_slice(body);
+        self.stream.write_all(&self.request).await?;
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut headers);
+            if let httparse::Status::Complete(head) = response.parse(&self.received)? {
+                let status = response.code.unwrap_or(0);
+                let length = response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| {
+                        std::str::from_utf8(h.value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .context("an intake answer without content-length")?;
+                while self.received.len() < head + length {
+                    if self.stream.read_buf(&mut self.received).await? == 0 {
+                        anyhow::bail!("the server closed the connection mid-answer");
+                    }
+                }
+                if !(200..300).contains(&status) {
+                    anyhow::bail!(
+                        "intake answered {status}: {}",
+                        String::from_utf8_lossy(&self.received[head..head + length])
+                    );
+                }
+                self.received.drain(..head + length);
+                return Ok(());
+            }
+            if self.stream.read_buf(&mut self.received).await? == 0 {
+                anyhow::bail!("the server closed the connection before answering");
+            }
+        }
+    }
 }
 
 /// As many reports as `connections` clients can push, each waiting for its answer.
 async fn saturate(
     address: std::net::SocketAddr,
     token: &str,
-    bodies: Arc<Vec<Bytes>>,
+    bodies: Arc<Vec<Vec<u8>>>,
     connections: usize,
 ) -> anyhow::Result<Outcome> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (next, bodies, token) = (next.clone(), bodies.clone(), token.to_owned());
-        let mut sender = connect(address).await?;
+        let (next, bodies) = (next.clone(), bodies.clone());
+        let mut client = Client::connect(address, token).await?;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let t = Instant::now();
-                post(&mut sender, &token, body.clone()).await?;
+                client.post(body).await?;
                 latencies.push(t.elapsed());
             }
             anyhow::Ok(latencies)
@@ -258,22 +298,22 @@ async fn saturate(
 async fn paced(
     address: std::net::SocketAddr,
     token: &str,
-    bodies: Arc<Vec<Bytes>>,
+    bodies: Arc<Vec<Vec<u8>>>,
     rate: f64,
     connections: usize,
 ) -> anyhow::Result<Outcome> {
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = Vec::new();
     for c in 0..connections {
-        let (bodies, token) = (bodies.clone(), token.to_owned());
-        let mut sender = connect(address).await?;
+        let bodies = bodies.clone();
+        let mut client = Client::connect(address, token).await?;
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut i = c;
             while let Some(body) = bodies.get(i) {
                 let due = start + Duration::from_secs_f64(i as f64 / rate);
                 tokio::time::sleep_until(due).await;
-                post(&mut sender, &token, body.clone()).await?;
+                client.post(body).await?;
                 latencies.push(due.elapsed());
                 i += connections;
             }
