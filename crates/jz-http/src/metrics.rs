@@ -40,15 +40,22 @@ struct Route {
 /// stays bounded).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    routes: Mutex<BTreeMap<(String, String), Route>>,
+    /// By method, then route.
+    routes: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
 }
 
 impl Metrics {
     fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut routes = self.routes.lock().expect("not poisoned");
-        let entry = routes
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
+        // Keys are allocated once per route, not per request.
+        if !routes.contains_key(method) {
+            routes.insert(method.to_owned(), BTreeMap::new());
+        }
+        let by_route = routes.get_mut(method).expect("just inserted");
+        if !by_route.contains_key(route) {
+            by_route.insert(route.to_owned(), Route::default());
+        }
+        let entry = by_route.get_mut(route).expect("just inserted");
         *entry.statuses.entry(status).or_default() += 1;
         for (bound, slot) in BUCKETS.iter().zip(entry.buckets.iter_mut()) {
             if seconds <= *bound {
@@ -66,16 +73,13 @@ pub async fn track(
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.record(
-        &method,
-        &route,
+        method.as_str(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
@@ -121,7 +125,12 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Result<Resp
     latency.push_str("# TYPE jingzhi_http_request_duration_seconds histogram\n");
     {
         let routes = state.metrics.routes.lock().expect("not poisoned");
-        for ((method, route), entry) in routes.iter() {
+        let each = routes.iter().flat_map(|(method, by_route)| {
+            by_route
+                .iter()
+                .map(move |(route, entry)| (method, route, entry))
+        });
+        for (method, route, entry) in each {
             let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
             for (status, count) in &entry.statuses {
                 let _ = writeln!(

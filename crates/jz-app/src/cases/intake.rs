@@ -102,7 +102,8 @@ pub struct Desk {
     /// Cases created by writes still in flight, so further reports can link to them.
     pending: HashMap<String, Case>,
     cell_m: f64,
-    cells: HashMap<(String, i64, i64), Vec<String>>,
+    /// Open cases' ids by category, then merge cell (looked up by `&str`, without allocating).
+    cells: HashMap<String, HashMap<(i64, i64), Vec<String>>>,
     open: HashMap<String, OpenCase>,
 }
 
@@ -150,7 +151,9 @@ impl Desk {
     fn insert(&mut self, id: String, case: OpenCase) {
         let (x, y) = cell_of(case.lon, case.lat, self.cell_m);
         self.cells
-            .entry((case.category.clone(), x, y))
+            .entry(case.category.clone())
+            .or_default()
+            .entry((x, y))
             .or_default()
             .push(id.clone());
         self.open.insert(id, case);
@@ -159,7 +162,11 @@ impl Desk {
     fn remove(&mut self, id: &str) {
         if let Some(case) = self.open.remove(id) {
             let (x, y) = cell_of(case.lon, case.lat, self.cell_m);
-            if let Some(ids) = self.cells.get_mut(&(case.category, x, y)) {
+            if let Some(ids) = self
+                .cells
+                .get_mut(&case.category)
+                .and_then(|cells| cells.get_mut(&(x, y)))
+            {
                 ids.retain(|i| i != id);
             }
         }
@@ -211,10 +218,11 @@ impl Desk {
         at_us: i64,
     ) -> Option<String> {
         let (x, y) = cell_of(lon, lat, self.cell_m);
+        let cells = self.cells.get(category)?;
         let mut best: Option<(f64, &String)> = None;
         for dx in -1..=1 {
             for dy in -1..=1 {
-                let Some(ids) = self.cells.get(&(category.to_owned(), x + dx, y + dy)) else {
+                let Some(ids) = cells.get(&(x + dx, y + dy)) else {
                     continue;
                 };
                 for id in ids {
