@@ -501,6 +501,11 @@ pub async fn run(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name(LOAD_THREAD)
+            .on_thread_start(|| {
+                crate::priority::lower_this_thread(
+                    crate::priority::worker_nice().unwrap_or(crate::priority::DEFAULT_WORKER_NICE),
+                )
+            })
             .enable_all()
             .build()?,
     ));

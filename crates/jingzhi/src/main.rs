@@ -7,6 +7,7 @@ mod bench_scorecard;
 mod city;
 mod demo;
 mod org;
+mod priority;
 mod simulate;
 mod zones;
 
@@ -154,8 +155,16 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let nice = match priority::worker_nice() {
+        Ok(steps) => steps,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(move || priority::lower_this_thread(nice))
         .build()
     {
         Ok(runtime) => runtime,

@@ -65,6 +65,11 @@ fn an_unreadable_numeric_setting_is_refused_with_its_name_not_ignored() {
             "lots",
             ["JINGZHI_RATE_LIMIT", "\"lots\"", "requests per minute"],
         ),
+        (
+            "JINGZHI_WORKER_NICE",
+            "20",
+            ["JINGZHI_WORKER_NICE", "\"20\"", "0 to 19"],
+        ),
     ] {
         let output = jingzhi_with(
             &["--data", data.to_str().unwrap(), "audit", "verify"],
@@ -79,7 +84,11 @@ fn an_unreadable_numeric_setting_is_refused_with_its_name_not_ignored() {
     // Whole numbers are taken.
     let output = jingzhi_with(
         &["--data", data.to_str().unwrap(), "audit", "verify"],
-        &[("JINGZHI_CHECKPOINT_MS", "50"), ("JINGZHI_RATE_LIMIT", "0")],
+        &[
+            ("JINGZHI_CHECKPOINT_MS", "50"),
+            ("JINGZHI_RATE_LIMIT", "0"),
+            ("JINGZHI_WORKER_NICE", "0"),
+        ],
     );
     assert!(output.status.success(), "{}", stderr(&output));
 }
