@@ -44,3 +44,41 @@ pub fn lower_this_thread(steps: i32) {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn nice_of_this_thread() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+    }
+
+    #[test]
+    fn a_lowered_thread_is_nicer_and_its_spawner_is_not() {
+        let spawner = nice_of_this_thread();
+        let (lowered, child_of_lowered) = std::thread::spawn(|| {
+            lower_this_thread(3);
+            let lowered = nice_of_this_thread();
+            // Threads it starts inherit its nice value (the writer must not be started there).
+            let child = std::thread::spawn(nice_of_this_thread).join().unwrap();
+            (lowered, child)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(lowered, (spawner + 3).min(19));
+        assert_eq!(child_of_lowered, lowered);
+        assert_eq!(
+            nice_of_this_thread(),
+            spawner,
+            "only the calling thread changes"
+        );
+        // Zero steps leave a thread as it is.
+        let untouched = std::thread::spawn(|| {
+            lower_this_thread(0);
+            nice_of_this_thread()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(untouched, spawner);
+    }
+}
