@@ -502,8 +502,9 @@ pub async fn run(
             .worker_threads(1)
             .thread_name(LOAD_THREAD)
             .on_thread_start(|| {
-                crate::priority::lower_this_thread(
-                    crate::priority::worker_nice().unwrap_or(crate::priority::DEFAULT_WORKER_NICE),
+                jz_store::priority::lower_this_thread(
+                    jz_store::priority::worker_nice()
+                        .unwrap_or(jz_store::priority::DEFAULT_WORKER_NICE),
                 )
             })
             .enable_all()

@@ -7,7 +7,6 @@ mod bench_scorecard;
 mod city;
 mod demo;
 mod org;
-mod priority;
 mod simulate;
 mod zones;
 
@@ -155,7 +154,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let nice = match priority::worker_nice() {
+    let nice = match jz_store::priority::worker_nice() {
         Ok(steps) => steps,
         Err(message) => {
             eprintln!("error: {message}");
@@ -164,7 +163,7 @@ fn main() -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .on_thread_start(move || priority::lower_this_thread(nice))
+        .on_thread_start(move || jz_store::priority::lower_this_thread(nice))
         .build()
     {
         Ok(runtime) => runtime,

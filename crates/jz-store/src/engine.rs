@@ -247,6 +247,7 @@ impl SqliteWriter {
         let checkpointer = std::thread::Builder::new()
             .name("jingzhi-checkpoint".into())
             .spawn(move || {
+                crate::priority::lower_this_thread(crate::priority::BACKGROUND_NICE);
                 run_checkpointer(owned, wake, wal_limit_bytes, checkpoint_interval, &wanted)
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;

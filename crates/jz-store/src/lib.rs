@@ -13,6 +13,7 @@ mod location;
 pub mod migrate;
 mod outbox;
 mod pending;
+pub mod priority;
 mod writer;
 
 use std::sync::Arc;

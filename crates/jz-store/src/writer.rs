@@ -371,7 +371,10 @@ impl Litter {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Change>>(Litter::QUEUED);
         let started = std::thread::Builder::new()
             .name("jingzhi-free".into())
-            .spawn(move || while receiver.recv().is_ok() {});
+            .spawn(move || {
+                crate::priority::lower_this_thread(crate::priority::BACKGROUND_NICE);
+                while receiver.recv().is_ok() {}
+            });
         // Without the thread, changes are simply freed where they are dropped.
         Litter {
             sender: started.ok().map(|_| sender),

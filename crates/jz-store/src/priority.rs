@@ -3,12 +3,17 @@
 //! `/proc/<pid>/task/<tid>/schedstat`, measured during `jingzhi bench --only intake`), preempted
 //! by the threads that parse requests and decide on them. Those threads run a few nice steps
 //! below the writer, so the writer runs whenever it has a batch; the requests then queue where
-//! they cost nothing (in the sockets) instead of holding the commit back.
+//! they cost nothing (in the sockets) instead of holding the commit back. The writer's own
+//! helpers that nothing waits for — the checkpointer and the thread that frees written changes —
+//! run [`BACKGROUND_NICE`] steps below it.
 //!
-//! The writer and its checkpointer keep the nice value of the thread that opened the store (the
-//! main thread); only the async runtime's threads are lowered, with `JINGZHI_WORKER_NICE` steps
-//! (default [`DEFAULT_WORKER_NICE`]; 0 leaves every thread as started). Raising a thread's nice
-//! value needs no privilege; Linux only.
+//! The writer keeps the nice value of the thread that opened the store (the main thread); the
+//! binary lowers its async runtime's threads with `JINGZHI_WORKER_NICE` steps (default
+//! [`DEFAULT_WORKER_NICE`]; 0 leaves them as started). Raising a thread's nice value needs no
+//! privilege; Linux only (elsewhere nothing changes).
+
+/// Nice steps the writer's checkpointer and freeing thread take below the writer.
+pub const BACKGROUND_NICE: i32 = 3;
 
 /// Nice steps the runtime's threads take below the writer unless `JINGZHI_WORKER_NICE` says.
 pub const DEFAULT_WORKER_NICE: i32 = 10;
