@@ -154,13 +154,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let nice = match jz_store::priority::worker_nice() {
-        Ok(steps) => steps,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let nice = jz_store::priority::worker_nice();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(move || jz_store::priority::lower_this_thread(nice))

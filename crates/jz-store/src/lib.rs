@@ -93,6 +93,8 @@ struct EnvSetting {
     /// What the number counts.
     unit: &'static str,
     default: u64,
+    /// The largest value taken (`u64::MAX`: any whole number).
+    max: u64,
 }
 
 impl EnvSetting {
@@ -107,18 +109,29 @@ impl EnvSetting {
         std::env::var(self.name)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
+            .filter(|v| *v <= self.max)
             .unwrap_or(default)
     }
 
-    /// Why the variable's value is refused, when it is set but not a whole number.
+    /// Why the variable's value is refused, when it is set but not a whole number (or past
+    /// the largest value taken).
     fn error(&self) -> Option<String> {
         let value = std::env::var(self.name).ok()?;
-        value.parse::<u64>().is_err().then(|| {
-            format!(
-                "{} is set to {value:?}: it must be a whole number of {} (unset, it is {})",
-                self.name, self.unit, self.default
-            )
-        })
+        let range = match self.max {
+            u64::MAX => String::new(),
+            max => format!(" from 0 to {max}"),
+        };
+        value
+            .parse::<u64>()
+            .ok()
+            .filter(|v| *v <= self.max)
+            .is_none()
+            .then(|| {
+                format!(
+                    "{} is set to {value:?}: it must be a whole number of {}{range} (unset, it is {})",
+                    self.name, self.unit, self.default
+                )
+            })
     }
 }
 
@@ -126,23 +139,33 @@ const WAL_LIMIT_MB: EnvSetting = EnvSetting {
     name: "JINGZHI_WAL_LIMIT_MB",
     unit: "megabytes",
     default: 1024,
+    max: u64::MAX,
 };
 const CHECKPOINT_MS: EnvSetting = EnvSetting {
     name: "JINGZHI_CHECKPOINT_MS",
     unit: "milliseconds",
     default: 20,
+    max: u64::MAX,
 };
 const TALLY_FOLD_MS: EnvSetting = EnvSetting {
     name: "JINGZHI_TALLY_FOLD_MS",
     unit: "milliseconds",
     default: 2000,
+    max: u64::MAX,
+};
+/// Nice steps the request threads run below the store's writer (see [`priority`]).
+const WORKER_NICE: EnvSetting = EnvSetting {
+    name: "JINGZHI_WORKER_NICE",
+    unit: "nice steps of the request threads below the store's writer",
+    default: priority::DEFAULT_WORKER_NICE as u64,
+    max: 19,
 };
 
 /// What is wrong with the store's environment settings: one message per variable that is set
 /// but not a whole number (it would otherwise be ignored for its default). Commands check this
 /// before opening a store.
 pub fn environment_errors() -> Vec<String> {
-    [WAL_LIMIT_MB, CHECKPOINT_MS, TALLY_FOLD_MS]
+    [WAL_LIMIT_MB, CHECKPOINT_MS, TALLY_FOLD_MS, WORKER_NICE]
         .iter()
         .filter_map(EnvSetting::error)
         .collect()

@@ -18,21 +18,10 @@ pub const BACKGROUND_NICE: i32 = 3;
 /// Nice steps the runtime's threads take below the writer unless `JINGZHI_WORKER_NICE` says.
 pub const DEFAULT_WORKER_NICE: i32 = 10;
 
-/// The nice steps from `JINGZHI_WORKER_NICE`, or why it cannot be used.
-pub fn worker_nice() -> Result<i32, String> {
-    match std::env::var("JINGZHI_WORKER_NICE") {
-        Err(_) => Ok(DEFAULT_WORKER_NICE),
-        Ok(value) => value
-            .trim()
-            .parse::<i32>()
-            .ok()
-            .filter(|steps| (0..=19).contains(steps))
-            .ok_or_else(|| {
-                format!(
-                    "JINGZHI_WORKER_NICE is set to {value:?}: it must be a whole number from 0 to 19 (nice steps of the request threads below the store's writer; unset, it is {DEFAULT_WORKER_NICE})"
-                )
-            }),
-    }
+/// The nice steps from `JINGZHI_WORKER_NICE` (0 to 19; an unreadable value is refused first by
+/// [`crate::environment_errors`]).
+pub fn worker_nice() -> i32 {
+    crate::WORKER_NICE.value() as i32
 }
 
 /// Lowers the calling thread's priority by `steps` nice steps (a runtime's `on_thread_start`).
