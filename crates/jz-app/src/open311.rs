@@ -1111,14 +1111,16 @@ pub async fn list_requests(
     store: &Store,
     query: &RequestQuery,
 ) -> Result<Vec<RequestRecord>, CaseError> {
-    let mut sql = String::from(
-        "SELECT c.data, (SELECT COUNT(*) FROM case_report k WHERE k.case_id = c.id), c.updated_at_us,
+    let mut sql = String::from(concat!(
+        "SELECT c.data, ",
+        crate::cases::reporters_of!("c"),
+        ", c.updated_at_us,
            (SELECT r.address FROM case_report r WHERE r.case_id = c.id ORDER BY r.reported_at_us, r.id LIMIT 1),
            (SELECT p.id FROM photo p WHERE p.case_id = c.id ORDER BY p.at_us, p.id LIMIT 1),
            (SELECT o.media_urls FROM open311_request o WHERE o.case_id = c.id AND o.media_urls <> '[]' ORDER BY o.at_us, o.report_id LIMIT 1),
            (SELECT e.detail FROM case_event e WHERE e.case_id = c.id AND e.kind IN ('rejected', 'cancelled') ORDER BY e.at_us DESC, e.id DESC LIMIT 1)
          FROM case_file c WHERE ",
-    );
+    ));
     let mut binds: Vec<Bind> = Vec::new();
     if !query.ids.is_empty() {
         sql.push_str(&format!("c.id IN ({})", placeholders(1, query.ids.len())));

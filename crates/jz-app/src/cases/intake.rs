@@ -733,7 +733,11 @@ impl Cases {
         let mut row = self
             .store
             .read_row(
-                "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, (SELECT COUNT(*) FROM case_report k WHERE k.case_id = c.id) FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1",
+                concat!(
+                    "SELECT r.case_id, r.submitted_by, r.rating_round, c.data, ",
+                    super::reporters_of!("c"),
+                    " FROM case_report r JOIN case_file c ON c.id = r.case_id WHERE r.id = $1"
+                ),
                 &[Arg::from(report_id)],
             )
             .await?

@@ -6,6 +6,21 @@
 //! record per event in one [`Change`], guarded by the case's version (optimistic concurrency: a
 //! command decided on an old version is refused, never lost or applied twice).
 
+/// A case's number of reporters, as an SQL expression over the `case_file` row named `$table`
+/// (the table or its alias): its reports, counted. A report merged into an open case is one more
+/// `case_report` row; the case's own row is not rewritten for it (one random page of the case
+/// table less per merged report). The `reporters` column keeps the count at creation only.
+macro_rules! reporters_of {
+    ($table:literal) => {
+        concat!(
+            "(SELECT COUNT(*) FROM case_report k WHERE k.case_id = ",
+            $table,
+            ".id)"
+        )
+    };
+}
+pub(crate) use reporters_of;
+
 pub mod config;
 pub mod intake;
 pub mod keys;
@@ -474,18 +489,15 @@ fn update_case(case: &Case, prev_version: i64, at_us: i64) -> Statement {
         .expect_rows(1)
 }
 
-/// A case's number of reporters, in a query over `case_file`: its reports, counted. A report
-/// merged into an open case is one more `case_report` row; the case's own row is not rewritten
-/// for it (one random page of the case table less per merged report). The `reporters` column
-/// keeps the count at creation only.
-pub(crate) const REPORTERS: &str =
-    "(SELECT COUNT(*) FROM case_report k WHERE k.case_id = case_file.id)";
-
 /// Reads one case.
 pub async fn load_case(store: &Store, id: &str) -> Result<Option<Case>, CaseError> {
     let Some(mut row) = store
         .read_row(
-            "SELECT data, (SELECT COUNT(*) FROM case_report k WHERE k.case_id = case_file.id) FROM case_file WHERE id = $1",
+            concat!(
+                "SELECT data, ",
+                reporters_of!("case_file"),
+                " FROM case_file WHERE id = $1"
+            ),
             &[Arg::from(id)],
         )
         .await?

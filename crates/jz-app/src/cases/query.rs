@@ -181,10 +181,11 @@ impl Cases {
                 "limit: between 1 and {MAX_PAGE}"
             )));
         }
-        let mut sql = format!(
-            "SELECT data, {} FROM case_file WHERE 1 = 1",
-            super::REPORTERS
-        );
+        let mut sql = String::from(concat!(
+            "SELECT data, ",
+            super::reporters_of!("case_file"),
+            " FROM case_file WHERE 1 = 1"
+        ));
         let mut args: Vec<String> = Vec::new();
         let mut int_args: Vec<(usize, i64)> = Vec::new();
         let mut push = |sql: &mut String, clause: &str, value: String| {

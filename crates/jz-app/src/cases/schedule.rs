@@ -32,10 +32,11 @@ impl Cases {
         };
         let mut seen = std::collections::HashSet::new();
         loop {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT data, {} FROM case_file WHERE next_due_at_us IS NOT NULL AND next_due_at_us <= $1 ORDER BY next_due_at_us LIMIT $2",
-                super::REPORTERS
-            )))
+            let rows = sqlx::query(concat!(
+                "SELECT data, ",
+                super::reporters_of!("case_file"),
+                " FROM case_file WHERE next_due_at_us IS NOT NULL AND next_due_at_us <= $1 ORDER BY next_due_at_us LIMIT $2"
+            ))
             .bind(now_us)
             .bind(BATCH)
             .fetch_all(self.store.reader())
