@@ -72,10 +72,19 @@ impl AppState {
 }
 
 /// The whole HTTP interface.
+///
+/// The layers every request passes (trace, compression, timeout, rate limit, body limit) wrap
+/// the routes once, as one service: `Router::layer` would wrap each route in its own copy of
+/// the stack, and a route's service (with its layers) is cloned for every request it serves.
+/// Only the request counters are per route: they need the matched route's template. Requests
+/// the rate limit refuses never reach a route; `/metrics` counts them on their own.
 pub fn router(state: AppState) -> Router {
-    let limiter = state.limiter.clone();
+    let guard = limit::Guard {
+        limiter: state.limiter.clone(),
+        metrics: state.metrics.clone(),
+    };
     let metrics = state.metrics.clone();
-    Router::new()
+    let routes = Router::new()
         .nest(
             "/api/v1",
             health::routes()
@@ -92,17 +101,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(limiter, limit::limit))
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
-        ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        ));
+    let every_request = tower::ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        // GeoJSON layers shrink about tenfold with gzip.
+        .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        // GeoJSON layers shrink about tenfold with gzip.
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(guard, limit::limit))
+        // Below the rate limit: axum's middleware takes the body type the router takes.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .service(routes);
+    Router::new().fallback_service(every_request)
 }

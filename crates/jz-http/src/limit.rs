@@ -82,35 +82,39 @@ impl IpLimiter {
     }
 }
 
+/// What the rate-limit middleware needs: the buckets, and the counters it reports refusals to
+/// (it runs before routing, outside the per-route request counters).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub limiter: std::sync::Arc<IpLimiter>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
 /// The middleware: 429 `rate_limited` with `Retry-After` once an address spent its budget.
-pub async fn limit(
-    State(limiter): State<std::sync::Arc<IpLimiter>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn limit(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    match limiter.take(address) {
-        Ok(()) => next.run(request).await,
-        Err(wait) if request.uri().path().starts_with("/open311") => {
-            crate::open311::rate_limited(request.uri().path(), wait)
-        }
-        Err(wait) => {
-            let mut response = ApiError::new(
-                ErrorCode::RateLimited,
-                format!("too many requests from this address; try again in {wait} s"),
-            )
-            .into_response();
-            if let Ok(value) = wait.to_string().parse() {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, value);
-            }
-            response
-        }
+    let wait = match guard.limiter.take(address) {
+        Ok(()) => return next.run(request).await,
+        Err(wait) => wait,
+    };
+    guard.metrics.count_rate_limited();
+    if request.uri().path().starts_with("/open311") {
+        return crate::open311::rate_limited(request.uri().path(), wait);
     }
+    let mut response = ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests from this address; try again in {wait} s"),
+    )
+    .into_response();
+    if let Ok(value) = wait.to_string().parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -42,9 +42,17 @@ struct Route {
 pub struct Metrics {
     /// By method, then route.
     routes: Mutex<BTreeMap<String, BTreeMap<String, Route>>>,
+    /// Requests the per-address rate limit refused before they reached a route.
+    rate_limited: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
+    /// Counts a request the per-address rate limit refused (answered 429 before routing).
+    pub(crate) fn count_rate_limited(&self) {
+        self.rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut routes = self.routes.lock().expect("not poisoned");
         // Keys are allocated once per route, not per request.
@@ -154,6 +162,16 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Result<Resp
         }
     }
     out.push_str(&latency);
+    let _ = writeln!(
+        out,
+        "# HELP jingzhi_http_rate_limited_total Requests refused (429) by the per-address rate limit, before routing.\n\
+         # TYPE jingzhi_http_rate_limited_total counter\n\
+         jingzhi_http_rate_limited_total {}",
+        state
+            .metrics
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     // Case loop depths.
     let depths = jz_app::evaluation::loop_depths(&state.store).await?;
     let gauges = [

@@ -2569,4 +2569,25 @@ async fn each_address_gets_its_budget_then_429_with_retry_after() {
         200,
         "another address has its own budget"
     );
+    // Refused before routing, the request is in the metrics' own counter.
+    let mut request = Request::get("/metrics").body(Body::empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40_000,
+        ))));
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == "jingzhi_http_rate_limited_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/health",status="200"} 3"#),
+        "the answered requests are counted by route: {text}"
+    );
 }
