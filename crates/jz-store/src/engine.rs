@@ -233,8 +233,26 @@ impl SqliteWriter {
         wal_limit_bytes: u64,
         checkpoint_interval: std::time::Duration,
     ) -> Result<SqliteWriter, rusqlite::Error> {
-        let connection = rusqlite::Connection::open(path)?;
+        // WAL writes gathered into one write per commit (see `wal_vfs`).
+        let vfs = crate::wal_vfs::register().map_err(|code| {
+            rusqlite::Error::SqliteFailure(
+                ffi::Error::new(code),
+                Some("registering the writer's VFS".into()),
+            )
+        })?;
+        let connection =
+            rusqlite::Connection::open_with_flags_and_vfs(path, Default::default(), vfs)?;
         connection.execute_batch(SQLITE_WRITER_PRAGMAS)?;
+        // The VFS is sound only while every commit syncs the WAL before publishing it.
+        let synchronous: i64 = connection.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
+        if synchronous < 2 {
+            return Err(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_MISUSE),
+                Some(format!(
+                    "the writer needs synchronous = FULL on the WAL-gathering VFS (got {synchronous})"
+                )),
+            ));
+        }
         connection.busy_handler(Some(wait_briefly))?;
         // Checkpoints run on their own thread (see `run_checkpointer`).
         connection.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;

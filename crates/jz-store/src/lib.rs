@@ -14,6 +14,7 @@ pub mod migrate;
 mod outbox;
 mod pending;
 pub mod priority;
+mod wal_vfs;
 mod writer;
 
 use std::sync::Arc;
