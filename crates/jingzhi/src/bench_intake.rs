@@ -505,7 +505,9 @@ pub async fn run(
             .worker_threads(1)
             .thread_name(LOAD_THREAD)
             .on_thread_start(|| {
-                jz_store::priority::lower_this_thread(jz_store::priority::worker_nice())
+                jz_store::priority::lower_this_thread(jz_store::priority::worker_nice(
+                    jz_store::priority::DEFAULT_WORKER_NICE,
+                ))
             })
             .enable_all()
             .build()?,

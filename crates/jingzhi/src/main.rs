@@ -154,7 +154,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let nice = jz_store::priority::worker_nice();
+    let nice = jz_store::priority::worker_nice(match cli.command {
+        Command::Simulate(_) => jz_store::priority::SIMULATION_WORKER_NICE,
+        _ => jz_store::priority::DEFAULT_WORKER_NICE,
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(move || jz_store::priority::lower_this_thread(nice))
