@@ -68,7 +68,11 @@ fn is_han(c: char) -> bool {
 
 /// A word is a feature when it holds a letter (Han characters count) and is no stop-word.
 fn keeps(word: &str) -> bool {
-    word.chars().any(char::is_alphabetic) && !STOP_WORDS.contains(&word)
+    static STOP: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    word.chars().any(char::is_alphabetic)
+        && !STOP
+            .get_or_init(|| STOP_WORDS.iter().copied().collect())
+            .contains(word)
 }
 
 /// The features of `text`, in text order, repeated as often as they occur.

@@ -245,22 +245,69 @@ async fn intake(
         Outcome::Replayed => StatusCode::OK,
         _ => StatusCode::CREATED,
     };
+    let candidates: Vec<CandidateView> = result
+        .candidates
+        .iter()
+        .map(|c| CandidateView {
+            code: c.code.clone(),
+            name: config.category(&c.code).map(|k| k.name.clone()),
+            confidence: c.confidence,
+        })
+        .collect();
+    let view = view(&state, result.case);
+    if let Some(stored) = result.case_json.as_deref()
+        && let Some(body) = answer_with_stored_case(
+            result.outcome,
+            &result.report_id,
+            stored,
+            view.light,
+            &candidates,
+            result.needs_confirmation,
+        )
+    {
+        return Ok((status, [(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
     let answer = IntakeAnswer {
         outcome: result.outcome,
         report_id: result.report_id,
-        candidates: result
-            .candidates
-            .iter()
-            .map(|c| CandidateView {
-                code: c.code.clone(),
-                name: config.category(&c.code).map(|k| k.name.clone()),
-                confidence: c.confidence,
-            })
-            .collect(),
+        candidates,
         needs_confirmation: result.needs_confirmation,
-        case: view(&state, result.case),
+        case: view,
     };
     Ok((status, Json(answer)).into_response())
+}
+
+/// The JSON of an [`IntakeAnswer`] whose case is the one intake just stored, written around the
+/// stored bytes instead of serializing the case again: the same fields in the same order (the
+/// case's own, then `light`, as `CaseView` flattens them). `None` if `stored` is not an object.
+fn answer_with_stored_case(
+    outcome: Outcome,
+    report_id: &str,
+    stored: &str,
+    light: Option<&str>,
+    candidates: &[CandidateView],
+    needs_confirmation: bool,
+) -> Option<Vec<u8>> {
+    let fields = stored.strip_suffix('}')?;
+    let mut body = Vec::with_capacity(stored.len() + 512);
+    body.extend_from_slice(b"{\"outcome\":");
+    serde_json::to_writer(&mut body, &outcome).ok()?;
+    body.extend_from_slice(b",\"report_id\":");
+    serde_json::to_writer(&mut body, report_id).ok()?;
+    body.extend_from_slice(b",\"case\":");
+    body.extend_from_slice(fields.as_bytes());
+    body.extend_from_slice(b",\"light\":");
+    serde_json::to_writer(&mut body, &light).ok()?;
+    body.extend_from_slice(b"},\"candidates\":");
+    serde_json::to_writer(&mut body, candidates).ok()?;
+    body.extend_from_slice(b",\"needs_confirmation\":");
+    body.extend_from_slice(if needs_confirmation {
+        b"true"
+    } else {
+        b"false"
+    });
+    body.push(b'}');
+    Some(body)
 }
 
 #[derive(Debug, Deserialize)]

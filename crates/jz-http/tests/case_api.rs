@@ -253,6 +253,9 @@ async fn a_report_walks_through_every_stage_over_http() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(replay["outcome"], "replayed");
     assert_eq!(replay["case"]["id"], id.as_str());
+    // The first answer is written around the case as stored, the replay's case is read back
+    // and serialized: the same case either way.
+    assert_eq!(replay["case"], intake["case"]);
 
     // Handle, fail the check, handle again, verify, close.
     w.step("handler", &id, json!({ "command": "accept" })).await;

@@ -75,6 +75,9 @@ pub enum Outcome {
 pub struct IntakeResult {
     pub outcome: Outcome,
     pub case: Case,
+    /// `case` serialized (serde JSON of [`Case`]) when intake wrote it whole — a new case — so
+    /// an adapter can answer with the same bytes instead of serializing it again.
+    pub case_json: Option<String>,
     pub report_id: String,
     /// Classification candidates, best first (empty when the category was given).
     pub candidates: Vec<Candidate>,
@@ -417,6 +420,7 @@ impl Cases {
                 Ok((report_id, case)) => Ok(IntakeResult {
                     outcome: Outcome::Replayed,
                     case,
+                    case_json: None,
                     report_id,
                     candidates: Vec::new(),
                     needs_confirmation: false,
@@ -482,7 +486,7 @@ impl Cases {
         };
 
         let mut previous_last_at = None;
-        let (outcome, decision, mut change) = match duplicate {
+        let (outcome, decision, mut change, case_json) = match duplicate {
             Some(case_id) => {
                 // A case whose creation is still being written is linked from its snapshot; the
                 // writer applies changes in order, so the link lands after the creation.
@@ -503,7 +507,7 @@ impl Cases {
                             previous_last_at = Some(open.last_at_us);
                             open.last_at_us = at_us;
                         }
-                        (Outcome::Linked, audited, change)
+                        (Outcome::Linked, audited, change, None)
                     }
                     None => {
                         desk.remove(&case_id);
@@ -576,10 +580,12 @@ impl Cases {
         if committed.is_ok() {
             self.announce(&decision);
         }
+        let version = decision.case.version;
         let result = match committed {
             Ok(_) => Ok(IntakeResult {
                 outcome,
-                case: decision.case.clone(),
+                case: decision.case,
+                case_json,
                 report_id: report_id.clone(),
                 candidates,
                 needs_confirmation,
@@ -603,7 +609,7 @@ impl Cases {
                     // The linked case left the open states meanwhile: decide again (marker).
                     StoreError::Conflict { .. } if outcome == Outcome::Linked => CaseError::Stale {
                         expected: -1,
-                        found: decision.case.version,
+                        found: version,
                     },
                     StoreError::Constraint { message, .. } if !input.photos.is_empty() => {
                         CaseError::Invalid(format!(
@@ -614,8 +620,9 @@ impl Cases {
                 })
             }
         };
-        // Retries that waited for this attempt get its final answer.
-        if let Some(sender) = key_sender {
+        // Retries that waited for this attempt get its final answer (the desk let go of its
+        // own receiver above: one left is a retry's).
+        if let Some(sender) = key_sender.filter(|sender| sender.receiver_count() > 0) {
             let _ = sender.send(Some(
                 result
                     .as_ref()
@@ -650,6 +657,7 @@ impl Cases {
         Ok(Some(IntakeResult {
             outcome: Outcome::Replayed,
             case,
+            case_json: None,
             report_id,
             candidates: Vec::new(),
             needs_confirmation: false,
@@ -669,7 +677,7 @@ impl Cases {
         at_us: i64,
         report_id: &str,
         config: &super::CaseConfig,
-    ) -> Result<(Outcome, case::Decision, Change), CaseError> {
+    ) -> Result<(Outcome, case::Decision, Change, Option<String>), CaseError> {
         let _ = report_id;
         let rules = |category: Option<&str>| Rules {
             calendar: &config.calendar,
@@ -705,9 +713,10 @@ impl Cases {
             let zone_ids: Vec<String> = zones.iter().map(|z| z.id.clone()).collect();
             route_and_dispatch(&mut decision, config, &zone_ids, at_us)?;
         }
-        // One row for the case in its final state after intake.
-        let change = Change::new().statement(insert_case(&decision.case, at_us));
-        Ok((Outcome::Created, decision, change))
+        // One row for the case in its final state after intake; its JSON is also the answer's.
+        let json = serde_json::to_string(&decision.case).expect("a case serializes");
+        let change = Change::new().statement(insert_case(&decision.case, at_us, json.clone()));
+        Ok((Outcome::Created, decision, change, Some(json)))
     }
 
     /// Records a reporter's rating of a closed case (by the reporter, or by a hotline operator

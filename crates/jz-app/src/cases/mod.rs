@@ -188,8 +188,10 @@ impl Cases {
 
     /// Tells live views about a committed decision.
     pub(crate) fn announce(&self, decision: &Decision) {
-        // No receivers is fine: nobody is watching.
-        let _ = self.live.send(LiveEvent::of(decision));
+        // Nobody watching: nothing to build.
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(LiveEvent::of(decision));
+        }
     }
 
     /// Issues a command on a case decided at `expected_version`.
@@ -443,7 +445,7 @@ fn event_statement(
 
 const CASE_COLUMNS: &str = "state = $2, version = $3, category_code = $4, urgency = $5, department_id = $6, level = $7, stage = $8, deadline_at_us = $9, next_due_at_us = $10, overdue = $11, closed_at_us = $12, updated_at_us = $13, data = $14";
 
-fn case_args(statement: Statement, case: &Case, at_us: i64) -> Statement {
+fn case_args(statement: Statement, case: &Case, at_us: i64, data: String) -> Statement {
     let clock = case.clock.as_ref();
     statement
         .bind(case.state.as_str())
@@ -458,18 +460,18 @@ fn case_args(statement: Statement, case: &Case, at_us: i64) -> Statement {
         .bind(clock.is_some_and(|c| c.overdue))
         .bind(case.closed_at_us)
         .bind(at_us)
-        .bind(serde_json::to_string(case).expect("a case serializes"))
+        .bind(data)
 }
 
-/// The statement creating a case row.
-fn insert_case(case: &Case, at_us: i64) -> Statement {
+/// The statement creating a case row; `data` is the case serialized.
+fn insert_case(case: &Case, at_us: i64, data: String) -> Statement {
     let statement = Statement::new(
         "INSERT INTO case_file (id, state, version, category_code, urgency, department_id, level, stage, deadline_at_us, next_due_at_us, overdue, closed_at_us, updated_at_us, data,
                                 channel, lon, lat, grid_code, community_code, street_code, district_code, reported_at_us, reporters)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1)",
     )
     .bind(case.id.clone());
-    case_args(statement, case, at_us)
+    case_args(statement, case, at_us, data)
         .bind(case.channel.as_str())
         .bind(case.place.lon)
         .bind(case.place.lat)
@@ -484,7 +486,8 @@ fn insert_case(case: &Case, at_us: i64) -> Statement {
 /// change is refused as stale).
 fn update_case(case: &Case, prev_version: i64, at_us: i64) -> Statement {
     let sql = format!("UPDATE case_file SET {CASE_COLUMNS} WHERE id = $1 AND version = $15");
-    case_args(Statement::new(sql).bind(case.id.clone()), case, at_us)
+    let data = serde_json::to_string(case).expect("a case serializes");
+    case_args(Statement::new(sql).bind(case.id.clone()), case, at_us, data)
         .bind(prev_version)
         .expect_rows(1)
 }
