@@ -431,6 +431,18 @@ mod tests {
         );
     }
 
+    /// Begins a transaction and inserts 3,000 rows of 500 bytes (n = 0…2,999).
+    fn insert_many(db: &Connection, pad: &str) {
+        db.execute_batch("BEGIN").unwrap();
+        for i in 0..3_000_i64 {
+            db.execute(
+                "INSERT INTO t (n, pad) VALUES (?1, ?2)",
+                (i, pad.repeat(500)),
+            )
+            .unwrap();
+        }
+    }
+
     #[test]
     fn a_transaction_larger_than_the_cache_spills_reads_back_and_rolls_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -442,14 +454,7 @@ mod tests {
         .unwrap();
         // Many more pages than the cache holds: SQLite writes frames mid-transaction, reads them
         // back, and rewrites pages already in the WAL (checksums recomputed on commit).
-        db.execute_batch("BEGIN").unwrap();
-        for i in 0..3_000_i64 {
-            db.execute(
-                "INSERT INTO t (n, pad) VALUES (?1, ?2)",
-                (i, "y".repeat(500)),
-            )
-            .unwrap();
-        }
+        insert_many(&db, "y");
         db.execute("UPDATE t SET n = n + 1 WHERE id % 7 = 0", [])
             .unwrap();
         db.execute_batch("COMMIT").unwrap();
@@ -459,14 +464,7 @@ mod tests {
         let other = Connection::open(&path).unwrap();
         assert_eq!(total(&other), (3_000, expected));
         // A spilled transaction rolled back leaves nothing behind.
-        db.execute_batch("BEGIN").unwrap();
-        for i in 0..3_000_i64 {
-            db.execute(
-                "INSERT INTO t (n, pad) VALUES (?1, ?2)",
-                (i, "z".repeat(500)),
-            )
-            .unwrap();
-        }
+        insert_many(&db, "z");
         db.execute_batch("ROLLBACK").unwrap();
         assert_eq!(total(&db), (3_000, expected));
         assert_eq!(total(&other), (3_000, expected));
