@@ -30,8 +30,10 @@ pub struct BenchArgs {
     /// Reports in the saturated one-transaction-per-report side (it is slower).
     #[arg(long, default_value_t = 10_000)]
     intake_baseline_reports: usize,
-    /// Keep-alive HTTP connections of the saturated intake clients.
-    #[arg(long, default_value_t = 128)]
+    /// Keep-alive HTTP connections of the saturated intake clients (256: with 128, the
+    /// reports in the writer's batch were most of those in flight, and the request threads ran
+    /// out of work while it synced; see docs/benchmarks.md, thirteenth session).
+    #[arg(long, default_value_t = 256)]
     intake_connections: usize,
     /// Reports in the group-commit side's run at 1,000 reports/s (the one-transaction side,
     /// which cannot keep that pace, sends at most 5,000).
