@@ -395,6 +395,28 @@ impl Cases {
             origin: origin.to_owned(),
         };
 
+        // A report merged into an open case reads that case: before the desk is taken for the
+        // decision, so that no other report waits for the read (the decision uses what was
+        // read when it picks the same case; a case changed meanwhile is caught by the write's
+        // guard like any other, and the report decided again).
+        let mut preloaded = match category.as_deref() {
+            Some(code) => {
+                let nearby = self.desk.lock().await.nearby(
+                    code,
+                    place.lon,
+                    place.lat,
+                    config.intake.dedupe_distance_m,
+                    config.intake.dedupe_window_minutes * 60_000_000,
+                    at_us,
+                );
+                match nearby {
+                    Some(id) => Some((load_case(&self.store, &id).await?, id)),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+
         // Intake keys: a retry while the first attempt is in flight is answered from the desk's
         // memory; a retry after it committed is refused by the unique `intake_key` column and
         // answered from the store (below). Retries are rare, so the common path reads nothing.
@@ -490,7 +512,11 @@ impl Cases {
             Some(case_id) => {
                 // A case whose creation is still being written is linked from its snapshot; the
                 // writer applies changes in order, so the link lands after the creation.
-                let existing = match load_case(&self.store, &case_id).await? {
+                let read = match preloaded.take().filter(|(_, id)| *id == case_id) {
+                    Some((read, _)) => read,
+                    None => load_case(&self.store, &case_id).await?,
+                };
+                let existing = match read {
                     Some(found) => Some(found),
                     None => desk.pending.get(&case_id).cloned(),
                 };
