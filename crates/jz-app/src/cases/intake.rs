@@ -399,21 +399,21 @@ impl Cases {
         // decision, so that no other report waits for the read (the decision uses what was
         // read when it picks the same case; a case changed meanwhile is caught by the write's
         // guard like any other, and the report decided again).
-        let mut preloaded = match category.as_deref() {
-            Some(code) => {
-                let nearby = self.desk.lock().await.nearby(
+        let nearby_case = |desk: &Desk| {
+            category.as_deref().and_then(|code| {
+                desk.nearby(
                     code,
                     place.lon,
                     place.lat,
                     config.intake.dedupe_distance_m,
                     config.intake.dedupe_window_minutes * 60_000_000,
                     at_us,
-                );
-                match nearby {
-                    Some(id) => Some((load_case(&self.store, &id).await?, id)),
-                    None => None,
-                }
-            }
+                )
+            })
+        };
+        let peeked = nearby_case(&*self.desk.lock().await);
+        let mut preloaded = match peeked {
+            Some(id) => Some((load_case(&self.store, &id).await?, id)),
             None => None,
         };
 
@@ -455,16 +455,7 @@ impl Cases {
         if (desk.cell_m - config.intake.dedupe_distance_m.max(1.0)).abs() > f64::EPSILON {
             desk.rebuild(config.intake.dedupe_distance_m.max(1.0));
         }
-        let duplicate = category.as_deref().and_then(|code| {
-            desk.nearby(
-                code,
-                place.lon,
-                place.lat,
-                config.intake.dedupe_distance_m,
-                config.intake.dedupe_window_minutes * 60_000_000,
-                at_us,
-            )
-        });
+        let duplicate = nearby_case(&desk);
 
         // The report's row. Merged into an existing case, it is written only while that case is
         // still open (one row or the change is refused, and the report decided again): the case's
