@@ -1,7 +1,8 @@
 //! The case closed loop through the use cases with a manual clock, on both engines: intake
 //! (registration, automatic dispatch, duplicate merging, idempotency), working-day deadlines
 //! across the 2026 National Day holiday and its make-up working day, warnings, overdue and exactly
-//! one escalation per overdue stage, the whistle, postponement, rework, rating and reopening.
+//! one escalation per overdue stage, the whistle, postponement, rework, rating and reopening;
+//! and a merging report racing the cancellation of its case.
 
 use std::sync::Arc;
 
@@ -811,4 +812,122 @@ async fn postgres_whistle_postponement_return_and_suspension() {
         return;
     };
     whistle_and_postponement(db.open().await).await;
+}
+
+/// A report merging into a case while an operator cancels that case: whichever is written first,
+/// the report ends up in exactly one case, linked only while its case was open — its link comes
+/// before the cancellation in the audit chain, or it opened a case of its own. The two run
+/// concurrently, so across the rounds both orders occur, including the report decided against
+/// the open case and written after the cancellation (refused by its guard and decided again).
+async fn merge_racing_a_cancellation(store: Store) {
+    let cases = city(&store).await;
+    let inspector = person("inspector", Role::Inspector, None);
+    let operator = person("operator", Role::StreetOperator, None);
+    let t0 = at("2026-09-30T15:00:00");
+    let rounds = 24;
+    let (mut linked, mut opened) = (0, 0);
+    for i in 0..rounds {
+        // Places ≈ 145 m apart, each beyond the 50 m merge distance of the others.
+        let lon = 120.0015 + f64::from(i % 12) * 0.0015;
+        let lat = 30.004 + f64::from(i / 12) * 0.006;
+        let at_us = t0 + i64::from(i) * 1_000_000;
+        let first = cases
+            .intake(
+                report(Some("06010"), lon, lat, "路边有暴露垃圾"),
+                &inspector,
+                "test",
+                at_us,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.outcome, Outcome::Created);
+        let target = first.case;
+        let cancel = Command::Cancel {
+            reason: "cleared by the residents".into(),
+        };
+        let by_operator = context();
+        let merge = cases.intake(
+            report(Some("06010"), lon + 0.0001, lat, "这里垃圾没人清"),
+            &inspector,
+            "test",
+            at_us + 1,
+        );
+        let cancelling = cases.command(
+            &target.id,
+            target.version,
+            &cancel,
+            &operator,
+            &by_operator,
+            at_us + 1,
+        );
+        // Either one is started first, in turn.
+        let (merged, cancelled) = if i % 2 == 0 {
+            tokio::join!(merge, cancelling)
+        } else {
+            let (cancelled, merged) = tokio::join!(cancelling, merge);
+            (merged, cancelled)
+        };
+        let merged = merged.unwrap();
+        assert_eq!(cancelled.unwrap().state, CaseState::Cancelled);
+        let seq_of = |action: &'static str| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COALESCE(MAX(seq), -1) FROM audit_log WHERE subject_kind = 'case' AND subject_id = $1 AND action = $2",
+            )
+            .bind(target.id.clone())
+            .bind(action)
+            .fetch_one(store.reader())
+        };
+        let cancelled_at = seq_of("case.cancelled").await.unwrap();
+        let link_at = seq_of("case.report_linked").await.unwrap();
+        let reports_of_target =
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM case_report WHERE case_id = $1")
+                .bind(target.id.clone())
+                .fetch_one(store.reader())
+                .await
+                .unwrap();
+        match merged.outcome {
+            Outcome::Linked => {
+                linked += 1;
+                assert_eq!(merged.case.id, target.id);
+                assert!(
+                    link_at >= 0 && link_at < cancelled_at,
+                    "round {i}: linked at audit seq {link_at}, cancelled at {cancelled_at}"
+                );
+                assert_eq!(reports_of_target, 2, "round {i}");
+            }
+            Outcome::Created => {
+                opened += 1;
+                assert_ne!(merged.case.id, target.id);
+                assert!(merged.case.state.is_open(), "round {i}");
+                assert_eq!(link_at, -1, "round {i}: a link was written after all");
+                assert_eq!(reports_of_target, 1, "round {i}");
+            }
+            other => panic!("round {i}: {other:?}"),
+        }
+    }
+    assert_eq!(linked + opened, rounds);
+    // Started in turn, both orders happen (measured: 8–12 of 24 linked on either engine).
+    assert!(
+        linked > 0 && opened > 0,
+        "only one order happened: {linked} linked, {opened} opened"
+    );
+    // Every report is stored once: two per round.
+    assert_eq!(
+        jz_testkit::scalar::<i64>(&store, "SELECT COUNT(*) FROM case_report").await,
+        i64::from(rounds) * 2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_merge_racing_a_cancellation() {
+    let db = jz_testkit::TestDb::sqlite();
+    merge_racing_a_cancellation(db.open().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_merge_racing_a_cancellation() {
+    let Some(db) = jz_testkit::TestDb::postgres().await else {
+        return;
+    };
+    merge_racing_a_cancellation(db.open().await).await;
 }

@@ -103,11 +103,14 @@ pub struct Desk {
     /// commit and answer with its outcome (acknowledged means committed).
     keys: HashMap<String, (String, tokio::sync::watch::Receiver<Option<KeyOutcome>>)>,
     /// Cases created by writes still in flight, so further reports can link to them.
-    pending: HashMap<String, Case>,
+    pending: foldhash::HashMap<String, Case>,
     cell_m: f64,
     /// Open cases' ids by category, then merge cell (looked up by `&str`, without allocating).
-    cells: HashMap<String, HashMap<(i64, i64), Vec<String>>>,
-    open: HashMap<String, OpenCase>,
+    /// These maps, keyed by the server's own ids and by cells, are hashed with foldhash (seeded
+    /// per process; SipHash was a third of the merge lookup); `keys`, whose keys clients choose,
+    /// keeps the standard library's SipHash.
+    cells: foldhash::HashMap<String, foldhash::HashMap<(i64, i64), Vec<String>>>,
+    open: foldhash::HashMap<String, OpenCase>,
 }
 
 const METRES_PER_DEGREE: f64 = 111_320.0;
@@ -395,10 +398,13 @@ impl Cases {
             origin: origin.to_owned(),
         };
 
-        // A report merged into an open case reads that case: before the desk is taken for the
-        // decision, so that no other report waits for the read (the decision uses what was
-        // read when it picks the same case; a case changed meanwhile is caught by the write's
-        // guard like any other, and the report decided again).
+        // A report merged into an open case reads that case, and not while holding the desk
+        // (every other report would wait for the read): when the desk names a case that was not
+        // read yet, it is let go, the case read, and the desk taken again and asked again. The
+        // common report, merged into nothing, takes the desk once. The decision uses the read
+        // when the desk names the same case the second time (else it reads under the desk, as
+        // before); a case changed meanwhile is caught by the write's guard like any other, and
+        // the report decided again.
         let nearby_case = |desk: &Desk| {
             category.as_deref().and_then(|code| {
                 desk.nearby(
@@ -411,51 +417,58 @@ impl Cases {
                 )
             })
         };
-        let peeked = nearby_case(&*self.desk.lock().await);
-        let mut preloaded = match peeked {
-            Some(id) => Some((load_case(&self.store, &id).await?, id)),
-            None => None,
-        };
-
-        // Intake keys: a retry while the first attempt is in flight is answered from the desk's
-        // memory; a retry after it committed is refused by the unique `intake_key` column and
-        // answered from the store (below). Retries are rare, so the common path reads nothing.
-        let mut desk = self.desk.lock().await;
-        if let Some((submitter, mut first)) = input
-            .intake_key
-            .as_ref()
-            .and_then(|key| desk.keys.get(key).cloned())
-        {
-            if submitter != actor.id {
-                return Err(key_taken());
+        let mut preloaded: Option<(Option<Case>, String)> = None;
+        let (mut desk, duplicate) = loop {
+            let mut desk = self.desk.lock().await;
+            // Intake keys: a retry while the first attempt is in flight is answered from the
+            // desk's memory; a retry after it committed is refused by the unique `intake_key`
+            // column and answered from the store (below). Retries are rare, so the common path
+            // reads nothing.
+            if let Some((submitter, mut first)) = input
+                .intake_key
+                .as_ref()
+                .and_then(|key| desk.keys.get(key).cloned())
+            {
+                if submitter != actor.id {
+                    return Err(key_taken());
+                }
+                // The first attempt is still being written: wait for its commit, then answer with
+                // it.
+                drop(desk);
+                let outcome = first
+                    .wait_for(Option::is_some)
+                    .await
+                    .map(|v| v.clone())
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| Err("the first attempt was abandoned".into()));
+                return match outcome {
+                    Ok((report_id, case)) => Ok(IntakeResult {
+                        outcome: Outcome::Replayed,
+                        case,
+                        case_json: None,
+                        report_id,
+                        candidates: Vec::new(),
+                        needs_confirmation: false,
+                    }),
+                    Err(why) => Err(CaseError::IllegalTransition(format!(
+                        "intake_key: the first report with this key was not written ({why}); send it again"
+                    ))),
+                };
             }
-            // The first attempt is still being written: wait for its commit, then answer with it.
-            drop(desk);
-            let outcome = first
-                .wait_for(Option::is_some)
-                .await
-                .map(|v| v.clone())
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err("the first attempt was abandoned".into()));
-            return match outcome {
-                Ok((report_id, case)) => Ok(IntakeResult {
-                    outcome: Outcome::Replayed,
-                    case,
-                    case_json: None,
-                    report_id,
-                    candidates: Vec::new(),
-                    needs_confirmation: false,
-                }),
-                Err(why) => Err(CaseError::IllegalTransition(format!(
-                    "intake_key: the first report with this key was not written ({why}); send it again"
-                ))),
-            };
-        }
-        if (desk.cell_m - config.intake.dedupe_distance_m.max(1.0)).abs() > f64::EPSILON {
-            desk.rebuild(config.intake.dedupe_distance_m.max(1.0));
-        }
-        let duplicate = nearby_case(&desk);
+            if (desk.cell_m - config.intake.dedupe_distance_m.max(1.0)).abs() > f64::EPSILON {
+                desk.rebuild(config.intake.dedupe_distance_m.max(1.0));
+            }
+            let duplicate = nearby_case(&desk);
+            match &duplicate {
+                Some(id) if preloaded.is_none() => {
+                    let id = id.clone();
+                    drop(desk);
+                    preloaded = Some((load_case(&self.store, &id).await?, id));
+                }
+                _ => break (desk, duplicate),
+            }
+        };
 
         // The report's row. Merged into an existing case, it is written only while that case is
         // still open (one row or the change is refused, and the report decided again): the case's
