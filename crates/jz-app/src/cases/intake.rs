@@ -85,6 +85,20 @@ pub struct IntakeResult {
     pub needs_confirmation: bool,
 }
 
+impl IntakeResult {
+    /// The answer to a retry: the first attempt's report and its case as it is now.
+    fn replayed(case: Case, report_id: String) -> IntakeResult {
+        IntakeResult {
+            outcome: Outcome::Replayed,
+            case,
+            case_json: None,
+            report_id,
+            candidates: Vec::new(),
+            needs_confirmation: false,
+        }
+    }
+}
+
 /// What the first attempt with an intake key came to: its report and case, or why it failed.
 type KeyOutcome = Result<(String, Case), String>;
 
@@ -443,14 +457,7 @@ impl Cases {
                     .flatten()
                     .unwrap_or_else(|| Err("the first attempt was abandoned".into()));
                 return match outcome {
-                    Ok((report_id, case)) => Ok(IntakeResult {
-                        outcome: Outcome::Replayed,
-                        case,
-                        case_json: None,
-                        report_id,
-                        candidates: Vec::new(),
-                        needs_confirmation: false,
-                    }),
+                    Ok((report_id, case)) => Ok(IntakeResult::replayed(case, report_id)),
                     Err(why) => Err(CaseError::IllegalTransition(format!(
                         "intake_key: the first report with this key was not written ({why}); send it again"
                     ))),
@@ -684,14 +691,7 @@ impl Cases {
         let case = load_case(&self.store, &case_id)
             .await?
             .ok_or_else(|| CaseError::NotFound(format!("case {case_id}")))?;
-        Ok(Some(IntakeResult {
-            outcome: Outcome::Replayed,
-            case,
-            case_json: None,
-            report_id,
-            candidates: Vec::new(),
-            needs_confirmation: false,
-        }))
+        Ok(Some(IntakeResult::replayed(case, report_id)))
     }
 
     /// Opens a case; registers it when the category is certain, and dispatches it when exactly
