@@ -55,6 +55,11 @@ impl Default for WriterOptions {
     }
 }
 
+/// A batch taking longer than this (applying plus committing, the commit's sync included) is
+/// logged as a warning, so that a latency spike can be told apart from the disk's (a long
+/// commit) and the store's own work (a long apply).
+const SLOW_BATCH: Duration = Duration::from_millis(100);
+
 /// Distinct pending rows past which the writer folds without waiting for the interval.
 const MAX_PENDING_ROWS: usize = 200_000;
 
@@ -309,6 +314,7 @@ impl Pending {
         if self.since.is_none() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         loop {
             connection.begin().await?;
             let mut failed = None;
@@ -324,7 +330,17 @@ impl Pending {
                         connection.rollback().await?;
                         return Err(error);
                     }
+                    let applied = started.elapsed();
                     connection.commit().await?;
+                    let took = started.elapsed();
+                    if took >= SLOW_BATCH {
+                        tracing::warn!(
+                            rows = self.sums.len(),
+                            apply_ms = applied.as_millis() as u64,
+                            commit_ms = (took - applied).as_millis() as u64,
+                            "slow fold of the pending tallies"
+                        );
+                    }
                     *self = Pending::default();
                     return Ok(());
                 }
@@ -446,11 +462,24 @@ async fn write_batch<C: WriteConnection>(
     changes: &[&Change],
 ) -> Result<BatchOutcome, StoreError> {
     let mut failures: Vec<Option<StoreError>> = changes.iter().map(|_| None).collect();
+    let started = std::time::Instant::now();
     loop {
         connection.begin().await?;
         match apply_all(connection, changes, &failures).await {
             Ok((seqs, tallies)) => {
+                let applied = started.elapsed();
                 connection.commit().await?;
+                let took = started.elapsed();
+                if took >= SLOW_BATCH && changes.len() > 1 {
+                    // Every caller in the batch waited this long: say where the time went. (A
+                    // batch of one long change, a city import, keeps only its own caller.)
+                    tracing::warn!(
+                        changes = changes.len(),
+                        apply_ms = applied.as_millis() as u64,
+                        commit_ms = (took - applied).as_millis() as u64,
+                        "slow write batch"
+                    );
+                }
                 let answers = seqs
                     .into_iter()
                     .zip(failures)
