@@ -616,11 +616,11 @@ pub async fn run(
             // Reports/s = cores busy ÷ CPU per report: a slower machine raises the second, a
             // run whose threads wait (the writer's sync, a connection's turn) lowers the first.
             let cores = std::thread::available_parallelism().map_or(2, usize::from);
+            let busy = process * saturated.reports_per_s / 1e6;
             println!(
-                "   {:<27} cores busy while saturated: {:.2} of {cores} ({:.0} %)",
+                "   {:<27} cores busy while saturated: {busy:.2} of {cores} ({:.0} %)",
                 "",
-                process * saturated.reports_per_s / 1e6,
-                100.0 * process * saturated.reports_per_s / 1e6 / cores as f64
+                100.0 * busy / cores as f64
             );
             println!(
                 "   {:<27} written per saturated report: {wal_kb:.1} KB of WAL frames (writer), {checkpoint_kb:.1} KB of pages checkpointed into the database file",

@@ -60,6 +60,20 @@ impl Default for WriterOptions {
 /// commit) and the store's own work (a long apply).
 const SLOW_BATCH: Duration = Duration::from_millis(100);
 
+/// Warns when a transaction that began at `started` and finished applying after `applied` took
+/// [`SLOW_BATCH`] or more to commit, saying how much was applying and how much committing.
+fn warn_if_slow(what: &'static str, items: usize, started: std::time::Instant, applied: Duration) {
+    let took = started.elapsed();
+    if took >= SLOW_BATCH {
+        tracing::warn!(
+            items,
+            apply_ms = applied.as_millis() as u64,
+            commit_ms = (took - applied).as_millis() as u64,
+            "{what}"
+        );
+    }
+}
+
 /// Distinct pending rows past which the writer folds without waiting for the interval.
 const MAX_PENDING_ROWS: usize = 200_000;
 
@@ -332,15 +346,12 @@ impl Pending {
                     }
                     let applied = started.elapsed();
                     connection.commit().await?;
-                    let took = started.elapsed();
-                    if took >= SLOW_BATCH {
-                        tracing::warn!(
-                            rows = self.sums.len(),
-                            apply_ms = applied.as_millis() as u64,
-                            commit_ms = (took - applied).as_millis() as u64,
-                            "slow fold of the pending tallies"
-                        );
-                    }
+                    warn_if_slow(
+                        "slow fold of the pending tallies",
+                        self.sums.len(),
+                        started,
+                        applied,
+                    );
                     *self = Pending::default();
                     return Ok(());
                 }
@@ -469,16 +480,10 @@ async fn write_batch<C: WriteConnection>(
             Ok((seqs, tallies)) => {
                 let applied = started.elapsed();
                 connection.commit().await?;
-                let took = started.elapsed();
-                if took >= SLOW_BATCH && changes.len() > 1 {
-                    // Every caller in the batch waited this long: say where the time went. (A
-                    // batch of one long change, a city import, keeps only its own caller.)
-                    tracing::warn!(
-                        changes = changes.len(),
-                        apply_ms = applied.as_millis() as u64,
-                        commit_ms = (took - applied).as_millis() as u64,
-                        "slow write batch"
-                    );
+                // Every caller in the batch waited as long. A batch of one long change (a city
+                // import) keeps only its own caller waiting: not worth a warning.
+                if changes.len() > 1 {
+                    warn_if_slow("slow write batch", changes.len(), started, applied);
                 }
                 let answers = seqs
                     .into_iter()
