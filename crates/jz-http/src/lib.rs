@@ -16,6 +16,7 @@ mod live;
 pub mod metrics;
 mod open311;
 mod openapi;
+mod request_log;
 
 use std::time::Duration;
 
@@ -24,7 +25,6 @@ use jz_store::Store;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted anywhere (photos have their own, smaller, per-route limits).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -73,17 +73,21 @@ impl AppState {
 
 /// The whole HTTP interface.
 ///
-/// The layers every request passes (trace, compression, timeout, rate limit, body limit) wrap
-/// the routes once, as one service: `Router::layer` would wrap each route in its own copy of
-/// the stack, and a route's service (with its layers) is cloned for every request it serves.
-/// Only the request counters are per route: they need the matched route's template. Requests
-/// the rate limit refuses never reach a route; `/metrics` counts them on their own.
+/// The layers every request passes (the request log, compression, timeout, body limit, rate
+/// limit) wrap the routes once, as one service: `Router::layer` would wrap each route in its
+/// own copy of the stack, and a route's service (with its layers) is cloned for every request it
+/// serves. Only the request counters are per route: they need the matched route's template.
+/// Requests the rate limit refuses never reach a route; `/metrics` counts them on their own.
+/// The log, the rate limit and the counters are plain services: axum's `from_fn` and
+/// tower-http's `TraceLayer` in their place cost ≈ 5 % of the server's CPU per intake report.
 pub fn router(state: AppState) -> Router {
     let guard = limit::Guard {
         limiter: state.limiter.clone(),
         metrics: state.metrics.clone(),
     };
-    let metrics = state.metrics.clone();
+    let track = metrics::TrackLayer {
+        metrics: state.metrics.clone(),
+    };
     let routes = Router::new()
         .nest(
             "/api/v1",
@@ -101,21 +105,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
-        .route_layer(axum::middleware::from_fn_with_state(
-            metrics,
-            metrics::track,
-        ));
+        .route_layer(track);
     let every_request = tower::ServiceBuilder::new()
-        .layer(TraceLayer::new_for_http())
+        .layer(request_log::RequestLogLayer)
         // GeoJSON layers shrink about tenfold with gzip.
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(axum::middleware::from_fn_with_state(guard, limit::limit))
-        // Below the rate limit: axum's middleware takes the body type the router takes.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Below the body limit: the rate limit answers with the router's own body type.
+        .layer(limit::RateLimitLayer { guard })
         .service(routes);
     Router::new().fallback_service(every_request)
 }

@@ -3,12 +3,15 @@
 //! of requests per minute; API keys have their own, per key, on top.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, ErrorCode};
@@ -90,19 +93,94 @@ pub struct Guard {
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
-/// The middleware: 429 `rate_limited` with `Retry-After` once an address spent its budget.
-pub async fn limit(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let wait = match guard.limiter.take(address) {
-        Ok(()) => return next.run(request).await,
-        Err(wait) => wait,
-    };
-    guard.metrics.count_rate_limited();
-    if request.uri().path().starts_with("/open311") {
-        return crate::open311::rate_limited(request.uri().path(), wait);
+/// The rate limit as a layer, between the request-body limit and the router: an address past
+/// its budget gets 429 `rate_limited` with `Retry-After` (Open311 paths in Open311's format) and
+/// never reaches a route. A plain service, not axum's `from_fn`, which boxes the rest of the
+/// stack and its future for every request (see `router`).
+#[derive(Debug, Clone)]
+pub struct RateLimitLayer {
+    pub guard: Guard,
+}
+
+impl<S> tower::Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit {
+            inner,
+            guard: self.guard.clone(),
+        }
+    }
+}
+
+/// See [`RateLimitLayer`].
+#[derive(Debug, Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S, B> tower::Service<Request<B>> for RateLimit<S>
+where
+    S: tower::Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RateLimitFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let address = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        match self.guard.limiter.take(address) {
+            Ok(()) => RateLimitFuture::Admitted {
+                future: self.inner.call(request),
+            },
+            Err(wait) => {
+                self.guard.metrics.count_rate_limited();
+                RateLimitFuture::Refused {
+                    response: Some(refusal(request.uri().path(), wait)),
+                }
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The route's answer, or the refusal.
+    #[project = RateLimitProjection]
+    #[derive(Debug)]
+    pub enum RateLimitFuture<F> {
+        Admitted { #[pin] future: F },
+        Refused { response: Option<Response> },
+    }
+}
+
+impl<F, E> Future for RateLimitFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            RateLimitProjection::Admitted { future } => future.poll(cx),
+            RateLimitProjection::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after it answered")))
+            }
+        }
+    }
+}
+
+/// 429 for a request to `path`, `wait` seconds before the address may ask again.
+fn refusal(path: &str, wait: u64) -> Response {
+    if path.starts_with("/open311") {
+        return crate::open311::rate_limited(path, wait);
     }
     let mut response = ApiError::new(
         ErrorCode::RateLimited,

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jz_domain::access::Role;
@@ -75,23 +77,87 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts every request by route and status, and times it.
-pub async fn track(
-    State(metrics): State<std::sync::Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.record(
-        method.as_str(),
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
+/// Counts every request by route and status, and times it: a layer on the routes (it needs the
+/// matched route's template). A plain service, not axum's `from_fn`, which boxes the rest of
+/// the stack and its future for every request (see `router`).
+#[derive(Debug, Clone)]
+pub struct TrackLayer {
+    pub metrics: Arc<Metrics>,
+}
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// See [`TrackLayer`].
+#[derive(Debug, Clone)]
+pub struct Track<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for Track<S>
+where
+    S: tower::Service<Request<B>, Response = axum::http::Response<R>>,
+{
+    type Response = axum::http::Response<R>;
+    type Error = S::Error;
+    type Future = TrackFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        TrackFuture {
+            method: request.method().clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            metrics: self.metrics.clone(),
+            started: Instant::now(),
+            future: self.inner.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The route's answer, counted when it is ready.
+    #[derive(Debug)]
+    pub struct TrackFuture<F> {
+        #[pin]
+        future: F,
+        method: Method,
+        route: Option<MatchedPath>,
+        metrics: Arc<Metrics>,
+        started: Instant,
+    }
+}
+
+impl<F, R, E> Future for TrackFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.future.poll(cx));
+        if let Ok(response) = &answer {
+            this.metrics.record(
+                this.method.as_str(),
+                this.route.as_ref().map_or("unmatched", MatchedPath::as_str),
+                response.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(answer)
+    }
 }
 
 pub(crate) fn routes() -> Router<AppState> {
