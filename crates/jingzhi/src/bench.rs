@@ -48,7 +48,8 @@ pub struct BenchArgs {
     /// Reports in the simulated megacity day of the benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     simulate_reports_per_day: u64,
-    /// Run only these benchmarks (store, locate, intake, scorecard, simulate); all when absent.
+    /// Run only these benchmarks (store, locate, routing, intake, scorecard, simulate); all when
+    /// absent.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// PostgreSQL with PostGIS for the baselines that need it.
@@ -71,6 +72,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if wanted("locate") {
         crate::bench_locate::locate_vs_postgis(&args.postgis, args.lookups, args.locate_grids)
             .await?;
+    }
+    if wanted("routing") {
+        routing(args.rounds.max(5));
     }
     if wanted("scorecard") {
         crate::bench_scorecard::run(
@@ -126,6 +130,93 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// Routing a report by a city's responsibility rules: the rule book's index against reading
+/// every rule, with a rule per matter and street (250 matters × 200 streets = 50,000 rules) and
+/// a district-wide rule per major class.
+fn routing(rounds: usize) {
+    use jz_domain::division::{DivisionCode, DivisionLevel};
+    use jz_domain::responsibility::{
+        CategoryScope, Placement, ResponsibilityRule, RuleBook, Territory, route,
+    };
+    const LOOKUPS: usize = 2_000;
+    let streets: Vec<DivisionCode> = (0..200)
+        .map(|i| {
+            DivisionCode::parse(&format!("3101{:02}{:03}000", 1 + i / 20, 1 + i % 20))
+                .expect("a street code")
+        })
+        .collect();
+    let categories: Vec<String> = (0..250)
+        .map(|i| format!("{:02}{:03}", 1 + i / 25, 1 + i % 25))
+        .collect();
+    let mut rules = Vec::new();
+    for (s, street) in streets.iter().enumerate() {
+        for (c, category) in categories.iter().enumerate() {
+            rules.push(ResponsibilityRule {
+                id: format!("rule-{s:03}-{c:03}"),
+                category: CategoryScope::Code(category.clone()),
+                territory: Territory::Division(*street),
+                level: DivisionLevel::Street,
+                department: format!("street-{s:03}"),
+                priority: 1,
+                fallback: false,
+            });
+        }
+    }
+    for major in 1..=10 {
+        rules.push(ResponsibilityRule {
+            id: format!("rule-major-{major:02}"),
+            category: CategoryScope::Major(format!("{major:02}")),
+            territory: Territory::Division(DivisionCode::parse("310100000000").expect("a code")),
+            level: DivisionLevel::District,
+            department: format!("bureau-{major:02}"),
+            priority: 1,
+            fallback: false,
+        });
+    }
+    let book = RuleBook::new(rules.clone());
+    let lookups: Vec<(usize, usize)> = (0..LOOKUPS)
+        .map(|i| ((i * 7919) % streets.len(), (i * 104_729) % categories.len()))
+        .collect();
+    let time = |indexed: bool| {
+        let started = Instant::now();
+        for &(s, c) in &lookups {
+            let divisions = [
+                streets[s],
+                DivisionCode::parse("310100000000").expect("a code"),
+            ];
+            let at = Placement {
+                divisions: &divisions,
+                zones: &[],
+            };
+            let routing = if indexed {
+                book.route(&categories[c], at, DivisionLevel::Street)
+            } else {
+                route(&rules, &categories[c], at, DivisionLevel::Street)
+            };
+            std::hint::black_box(routing);
+        }
+        started.elapsed() / LOOKUPS as u32
+    };
+    let (mut scan, mut index) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        scan.push(time(false));
+        index.push(time(true));
+    }
+    scan.sort();
+    index.sort();
+    let (scan, index) = (scan[rounds / 2], index[rounds / 2]);
+    println!(
+        "\n== routing a report: {} responsibility rules (a rule per matter and street) ==",
+        rules.len()
+    );
+    println!(
+        "   reading every rule {:>9.1} µs per report | rule book (indexed by scope and territory) {:>6.1} µs | {:.0}× (median of {rounds} rounds of {LOOKUPS})",
+        scan.as_secs_f64() * 1e6,
+        index.as_secs_f64() * 1e6,
+        scan.as_secs_f64() / index.as_secs_f64()
+    );
 }
 
 fn print_machine() {

@@ -219,7 +219,7 @@ pub async fn rules(store: &Store, command: RulesCommand, actor: Actor) -> anyhow
             println!("rule {} added", added.id);
         }
         RulesCommand::List => {
-            for r in &shared.current().rules {
+            for r in shared.current().rules.all() {
                 let territory = match &r.territory {
                     Territory::Division(code) => format!("division {code}"),
                     Territory::Zone(id) => format!("zone {id}"),

@@ -607,8 +607,9 @@ fn route_registered(cases: &Cases, decision: &mut Decision, at_us: i64) -> Resul
         .map(|located| located.zones.into_iter().map(|z| z.id).collect())
         .unwrap_or_default();
     let divisions = [place.community, place.street, place.district];
+    // The rules read one by one: the model checks the app's indexed routing against it.
     let routing = route(
-        &config.rules,
+        config.rules.all(),
         &code,
         Placement {
             divisions: &divisions,

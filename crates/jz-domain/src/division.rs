@@ -69,6 +69,22 @@ impl DivisionCode {
         self.0[..significant] == ancestor.0[..significant]
     }
 
+    /// The codes `self` lies within (see [`DivisionCode::is_within`]), itself included: its
+    /// province, prefecture, county, town and own code, each padded with zeros (fewer when
+    /// some coincide).
+    pub fn ancestors(&self) -> impl Iterator<Item = DivisionCode> + '_ {
+        let mut last: Option<DivisionCode> = None;
+        [2, 4, 6, 9, 12].into_iter().filter_map(move |significant| {
+            let mut digits = [b'0'; 12];
+            digits[..significant].copy_from_slice(&self.0[..significant]);
+            let code = DivisionCode(digits);
+            (last != Some(code)).then(|| {
+                last = Some(code);
+                code
+            })
+        })
+    }
+
     /// What kind of town-level unit the code names, by its town segment (digits 7–9):
     /// `001–099` street office (街道), `100–199` town (镇), `200–399` township (乡), `400–599`
     /// special units (development zones, farms, new towns…). `None` for codes above the town

@@ -6,6 +6,7 @@
 //! human dispatcher's queue with the reason. Fallback rules are consulted only when no ordinary
 //! rule matches at any level.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -97,7 +98,7 @@ impl Department {
 }
 
 /// Which categories a rule covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub enum CategoryScope {
     /// Every category (`*`).
@@ -164,7 +165,7 @@ impl TryFrom<String> for CategoryScope {
 }
 
 /// Where a rule applies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Territory {
     /// A division subtree, by code.
@@ -222,9 +223,20 @@ const LEVELS: [DivisionLevel; 3] = [
     DivisionLevel::City,
 ];
 
-/// Routes a category at a place, starting at `from` level (street at intake).
+/// Routes a category at a place, starting at `from` level (street at intake), reading every
+/// rule; [`RuleBook::route`] answers the same from an index.
 pub fn route(
     rules: &[ResponsibilityRule],
+    category: &str,
+    placement: Placement<'_>,
+    from: DivisionLevel,
+) -> Routing {
+    route_among(&rules.iter().collect::<Vec<_>>(), category, placement, from)
+}
+
+/// [`route`] over `rules` in their order (the first of the winning rules names the rule).
+fn route_among(
+    rules: &[&ResponsibilityRule],
     category: &str,
     placement: Placement<'_>,
     from: DivisionLevel,
@@ -234,6 +246,7 @@ pub fn route(
         for level in &LEVELS[start..] {
             let matching: Vec<&ResponsibilityRule> = rules
                 .iter()
+                .copied()
                 .filter(|r| {
                     r.fallback == fallback
                         && r.level == *level
@@ -268,5 +281,81 @@ pub fn route(
     Routing::Queue {
         reason: format!("no responsibility rule covers category {category} here"),
         candidates: Vec::new(),
+    }
+}
+
+/// A city's responsibility rules, indexed by category scope and territory, so that routing
+/// reads only the rules that apply. A city's rules grow as categories × territories (a rule per
+/// matter and street is tens of thousands), and intake routes every report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleBook {
+    rules: Vec<ResponsibilityRule>,
+    /// Positions in `rules` by the rule's category scope and territory.
+    index: HashMap<(CategoryScope, Territory), Vec<usize>>,
+    /// The major classes some rule names.
+    majors: Vec<String>,
+}
+
+impl RuleBook {
+    pub fn new(rules: Vec<ResponsibilityRule>) -> RuleBook {
+        let mut book = RuleBook::default();
+        for (position, rule) in rules.iter().enumerate() {
+            book.index
+                .entry((rule.category.clone(), rule.territory.clone()))
+                .or_default()
+                .push(position);
+            if let CategoryScope::Major(major) = &rule.category
+                && !book.majors.contains(major)
+            {
+                book.majors.push(major.clone());
+            }
+        }
+        book.rules = rules;
+        book
+    }
+
+    /// Every rule, in the order given.
+    pub fn all(&self) -> &[ResponsibilityRule] {
+        &self.rules
+    }
+
+    /// What [`route`] answers over [`RuleBook::all`], reading only the rules whose scope covers
+    /// `category` and whose territory holds the placement: a rule's territory is one of the
+    /// codes a placement's division lies within ([`DivisionCode::ancestors`]) or one of its
+    /// zones.
+    pub fn route(&self, category: &str, placement: Placement<'_>, from: DivisionLevel) -> Routing {
+        let mut scopes = vec![CategoryScope::Any, CategoryScope::Code(category.to_owned())];
+        scopes.extend(
+            self.majors
+                .iter()
+                .filter(|major| category.starts_with(major.as_str()))
+                .map(|major| CategoryScope::Major(major.clone())),
+        );
+        // A dozen at most (a placement's divisions share their province, city and district).
+        let mut territories: Vec<Territory> = Vec::with_capacity(16);
+        let divisions = placement.divisions.iter().flat_map(DivisionCode::ancestors);
+        for territory in divisions
+            .map(Territory::Division)
+            .chain(placement.zones.iter().cloned().map(Territory::Zone))
+        {
+            if !territories.contains(&territory) {
+                territories.push(territory);
+            }
+        }
+        let mut positions = Vec::new();
+        for scope in scopes {
+            let mut key = (scope, Territory::Zone(String::new()));
+            for territory in &territories {
+                key.1 = territory.clone();
+                if let Some(found) = self.index.get(&key) {
+                    positions.extend_from_slice(found);
+                }
+            }
+        }
+        // The order of `rules`, as `route` reads them: it names the first winning rule.
+        positions.sort_unstable();
+        let candidates: Vec<&ResponsibilityRule> =
+            positions.iter().map(|&p| &self.rules[p]).collect();
+        route_among(&candidates, category, placement, from)
     }
 }

@@ -5,8 +5,9 @@ use jz_domain::calendar::{TimeLimit, TimeUnit};
 use jz_domain::category::{CategoryKind, EvaluationDomain, Stage, Urgency, seed_from_csv};
 use jz_domain::division::{DivisionCode, DivisionLevel};
 use jz_domain::responsibility::{
-    CategoryScope, Placement, ResponsibilityRule, Routing, Territory, route,
+    CategoryScope, Placement, ResponsibilityRule, Routing, RuleBook, Territory, route,
 };
+use proptest::prelude::*;
 
 const CATALOGUE: &str = include_str!("../../../data/categories_gbt47678_5_2026.csv");
 const HOTLINE: &str = include_str!("../../../data/categories_hotline_ext.csv");
@@ -250,6 +251,72 @@ fn routing_prefers_the_lowest_level_then_priority_then_fallback() {
             assert!(candidates.is_empty());
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// Random rules over a few categories, territories, levels, departments and priorities: ties,
+/// fallbacks, zones and every kind of category scope occur.
+fn arbitrary_rule() -> impl Strategy<Value = ResponsibilityRule> {
+    let scopes = ["*", "06", "07", "R3", "06010", "06012", "07001", "R3001"];
+    let territories = [
+        "310000000000",
+        "310100000000",
+        "310101000000",
+        "310101002001",
+        "310000100000",
+        "310101002000",
+        "310101003000",
+        "310104000000",
+        "zone:bund",
+        "zone:park",
+    ];
+    let levels = [
+        DivisionLevel::Street,
+        DivisionLevel::District,
+        DivisionLevel::City,
+    ];
+    (
+        0..scopes.len(),
+        0..territories.len(),
+        0..levels.len(),
+        0..4usize,
+        0..3i32,
+        proptest::bool::weighted(0.2),
+        0..1_000_000u32,
+    )
+        .prop_map(
+            move |(scope, territory, level, department, priority, fallback, id)| {
+                rule(
+                    &format!("rule-{id:06}"),
+                    scopes[scope],
+                    territories[territory],
+                    levels[level],
+                    &format!("department-{department}"),
+                    priority,
+                    fallback,
+                )
+            },
+        )
+}
+
+proptest! {
+    /// The index answers exactly what reading every rule answers: the department or the queue
+    /// with its reason and candidates, and the rule that decided.
+    #[test]
+    fn the_rule_book_routes_as_reading_every_rule_does(
+        rules in proptest::collection::vec(arbitrary_rule(), 0..40),
+        category in prop::sample::select(vec!["06010", "06012", "06099", "07001", "R3001", "08001"]),
+        street in prop::sample::select(vec!["310101002000", "310101003000", "310104005000"]),
+        in_zone in any::<bool>(),
+        from in prop::sample::select(vec![DivisionLevel::Street, DivisionLevel::District, DivisionLevel::City]),
+    ) {
+        let district = format!("{}000000", &street[..6]);
+        let divisions = [code(&format!("{}001", &street[..9])), code(street), code(&district)];
+        let zones = if in_zone { vec!["bund".to_owned()] } else { Vec::new() };
+        let at = Placement { divisions: &divisions, zones: &zones };
+        let book = RuleBook::new(rules.clone());
+        prop_assert_eq!(book.all(), rules.as_slice());
+        prop_assert_eq!(book.route(category, at, from), route(&rules, category, at, from));
     }
 }
 

@@ -737,7 +737,7 @@ async fn put_department(
 }
 
 async fn rules(State(state): State<AppState>) -> Json<Vec<ResponsibilityRule>> {
-    Json(state.cases.config.current().rules.clone())
+    Json(state.cases.config.current().rules.all().to_vec())
 }
 
 async fn add_rule(

@@ -11,7 +11,7 @@ use jz_domain::category::{
 };
 use jz_domain::division::{DivisionCode, DivisionLevel};
 use jz_domain::responsibility::{
-    CategoryScope, Department, DepartmentKind, ResponsibilityRule, Territory,
+    CategoryScope, Department, DepartmentKind, ResponsibilityRule, RuleBook, Territory,
 };
 use jz_store::{Arg, Change, Statement, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,8 @@ pub struct CaseConfig {
     pub categories: HashMap<String, Category>,
     pub departments: Vec<Department>,
     pub active_departments: Vec<String>,
-    pub rules: Vec<ResponsibilityRule>,
+    /// The responsibility rules, ordered by id and indexed by the categories they cover.
+    pub rules: RuleBook,
     pub calendar: WorkCalendar,
     pub default_limits: StageLimits,
     pub intake: IntakeSettings,
@@ -224,7 +225,7 @@ pub async fn load(store: &Store) -> Result<CaseConfig, CaseError> {
         categories,
         departments,
         active_departments,
-        rules,
+        rules: RuleBook::new(rules),
         calendar: WorkCalendar::shanghai(overrides),
         default_limits,
         intake,
@@ -474,7 +475,7 @@ pub async fn add_rule(
             rule.department
         )));
     }
-    if config.rules.iter().any(|r| r.id == rule.id) {
+    if config.rules.all().iter().any(|r| r.id == rule.id) {
         return Err(CaseError::Exists(format!(
             "responsibility rule {}",
             rule.id
@@ -529,6 +530,7 @@ pub async fn delete_rule(
     let before = shared
         .current()
         .rules
+        .all()
         .iter()
         .find(|r| r.id == id)
         .cloned()

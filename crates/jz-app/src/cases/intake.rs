@@ -12,7 +12,7 @@ use jz_domain::access::{Actor, Role};
 use jz_domain::case::{self, Case, CaseState, Channel, Command, NewCase, Place, Rating, Rules};
 use jz_domain::category::Urgency;
 use jz_domain::division::DivisionLevel;
-use jz_domain::responsibility::{Placement, Routing, route};
+use jz_domain::responsibility::{Placement, Routing};
 use jz_geo::datum::Datum;
 use jz_store::{Arg, Change, Statement, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -895,8 +895,7 @@ pub(crate) fn route_and_dispatch(
     };
     let place = &decision.case.place;
     let divisions = [place.community, place.street, place.district];
-    match route(
-        &config.rules,
+    match config.rules.route(
         &code,
         Placement {
             divisions: &divisions,
