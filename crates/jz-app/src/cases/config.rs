@@ -69,7 +69,7 @@ pub struct CaseConfig {
     pub categories: HashMap<String, Category>,
     pub departments: Vec<Department>,
     pub active_departments: Vec<String>,
-    /// The responsibility rules, ordered by id and indexed by the categories they cover.
+    /// The responsibility rules, ordered by id and indexed by category scope and territory.
     pub rules: RuleBook,
     pub calendar: WorkCalendar,
     pub default_limits: StageLimits,
