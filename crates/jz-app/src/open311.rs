@@ -1117,8 +1117,7 @@ pub async fn list_requests(
         ", c.updated_at_us,
            (SELECT r.address FROM case_report r WHERE r.case_id = c.id ORDER BY r.reported_at_us, r.id LIMIT 1),
            (SELECT p.id FROM photo p WHERE p.case_id = c.id ORDER BY p.at_us, p.id LIMIT 1),
-           (SELECT o.media_urls FROM open311_request o WHERE o.case_id = c.id AND o.media_urls <> '[]' ORDER BY o.at_us, o.report_id LIMIT 1),
-           (SELECT e.detail FROM case_event e WHERE e.case_id = c.id AND e.kind IN ('rejected', 'cancelled') ORDER BY e.at_us DESC, e.id DESC LIMIT 1)
+           (SELECT o.media_urls FROM open311_request o WHERE o.case_id = c.id AND o.media_urls <> '[]' ORDER BY o.at_us, o.report_id LIMIT 1)
          FROM case_file c WHERE ",
     ));
     let mut binds: Vec<Bind> = Vec::new();
@@ -1156,10 +1155,10 @@ pub async fn list_requests(
         };
     }
     let rows = statement.fetch_all(store.reader()).await?;
-    rows.iter()
+    let mut records = rows
+        .iter()
         .map(|row| {
             let media: Option<String> = row.try_get(5)?;
-            let detail: Option<String> = row.try_get(6)?;
             Ok(RequestRecord {
                 case: decode_case(&row.try_get::<String, _>(0)?, row.try_get(1)?)?,
                 updated_at_us: row.try_get(2)?,
@@ -1168,12 +1167,44 @@ pub async fn list_requests(
                 media_urls: media
                     .and_then(|m| serde_json::from_str(&m).ok())
                     .unwrap_or_default(),
-                reason: detail
-                    .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-                    .and_then(|d| d.get("reason").and_then(Value::as_str).map(str::to_owned)),
+                reason: None,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, CaseError>>()?;
+    add_reasons(store, &mut records).await?;
+    Ok(records)
+}
+
+/// Each rejected or cancelled record's reason: the latest rejection's or cancellation's. (A
+/// separate query by case: as a correlated subquery of the list, the `case_step` view is not
+/// narrowed to the case on SQLite and would be read whole per request.)
+async fn add_reasons(store: &Store, records: &mut [RequestRecord]) -> Result<(), CaseError> {
+    let ended: Vec<String> = records
+        .iter()
+        .filter(|r| matches!(r.case.state, CaseState::Rejected | CaseState::Cancelled))
+        .map(|r| r.case.id.clone())
+        .collect();
+    let mut reasons: HashMap<String, Option<String>> = HashMap::new();
+    for chunk in ended.chunks(500) {
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT case_id, detail FROM case_step
+             WHERE case_id IN ({}) AND kind IN ('rejected', 'cancelled') ORDER BY at_us, id",
+            placeholders(1, chunk.len())
+        )));
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for row in query.fetch_all(store.reader()).await? {
+            let detail: Value =
+                serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or(Value::Null);
+            let reason = detail.get("reason").and_then(Value::as_str);
+            reasons.insert(row.try_get(0)?, reason.map(str::to_owned));
+        }
+    }
+    for record in records {
+        record.reason = reasons.remove(&record.case.id).flatten();
+    }
+    Ok(())
 }
 
 /// Attribute answers, photos and public timelines of cases, for `extensions=true`.
@@ -1224,7 +1255,7 @@ pub async fn request_extras(
             .collect::<Vec<_>>()
             .join(", ");
         let rows = bind_all(format!(
-            "SELECT id, case_id, kind, at_us, to_state, note, photos, detail FROM case_event
+            "SELECT id, case_id, kind, at_us, to_state, note, photos, detail FROM case_step
              WHERE case_id IN ({list}) AND kind IN ({kinds}) ORDER BY at_us, id"
         ))
         .fetch_all(store.reader())
@@ -1297,7 +1328,7 @@ pub async fn list_updates(
         .collect::<Vec<_>>()
         .join(", ");
     let mut sql = format!(
-        "SELECT id, case_id, kind, at_us, to_state, note, photos, detail FROM case_event
+        "SELECT id, case_id, kind, at_us, to_state, note, photos, detail FROM case_step
          WHERE at_us >= $1 AND at_us < $2 AND kind IN ({kinds})"
     );
     if !query.case_ids.is_empty() {
@@ -1466,22 +1497,16 @@ pub async fn add_update(
         "updated_at_us": input.updated_at_us,
         "media_url": input.media_url,
     });
+    let step = crate::cases::Step {
+        detail: &detail,
+        from: Some(case.state.as_str()),
+        id: event_id.clone(),
+        lat: None,
+        lon: None,
+        note: Some(&input.description),
+        photos: &[],
+    };
     let change = Change::new()
-        .statement(
-            Statement::new(
-                "INSERT INTO case_event (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail)
-                 VALUES ($1, $2, 'note_added', $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, $9)",
-            )
-            .bind(event_id.clone())
-            .bind(case.id.clone())
-            .bind(at_us)
-            .bind(actor.id.clone())
-            .bind(actor.role.as_str())
-            .bind(case.state.as_str())
-            .bind(case.state.as_str())
-            .bind(input.description.clone())
-            .bind(detail.to_string()),
-        )
         .statement(
             Statement::new(
                 "INSERT INTO open311_update (api_key_id, update_id, case_id, event_id, at_us) VALUES ($1, $2, $3, $4, $5)",
@@ -1502,8 +1527,7 @@ pub async fn add_update(
             origin: origin.to_owned(),
             before: None,
             after: Some(
-                json!({ "state": case.state.as_str(), "event": event_id, "update_id": input.update_id, "status": input.status })
-                    .to_string(),
+                json!({ "state": case.state.as_str(), "step": step }).to_string(),
             ),
         });
     match cases.store.write(change).await {

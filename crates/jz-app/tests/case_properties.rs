@@ -1611,7 +1611,7 @@ async fn check_database(store: &Store, model: &Model) -> Result<(), TestCaseErro
     for id in &model.cases {
         let case = stored(store, id).await;
         let events = sqlx::query(
-            "SELECT kind, from_state, to_state FROM case_event WHERE case_id = $1 ORDER BY at_us, id",
+            "SELECT kind, from_state, to_state FROM case_step WHERE case_id = $1 ORDER BY at_us, id",
         )
         .bind(id.as_str())
         .fetch_all(store.reader())

@@ -75,6 +75,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "case_district_index",
         sql: include_str!("../migrations/sqlite/0011_case_district_index.sql"),
     },
+    Migration {
+        version: 12,
+        name: "case_steps_in_audit",
+        sql: include_str!("../migrations/sqlite/0012_case_steps_in_audit.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions as SQLite.
@@ -133,6 +138,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 11,
         name: "case_district_index",
         sql: include_str!("../migrations/postgres/0011_case_district_index.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "case_steps_in_audit",
+        sql: include_str!("../migrations/postgres/0012_case_steps_in_audit.sql"),
     },
 ];
 

@@ -51,6 +51,7 @@ conformance!(
     durability_settings_are_full,
     bulk_reads_answer_every_row_and_type,
     point_reads_see_every_acknowledged_write,
+    timeline_steps_from_before_version_12_stay_beside_the_audit_entries,
 );
 
 const T0: i64 = 1_780_000_000_000_000;
@@ -975,5 +976,127 @@ async fn point_reads_see_every_acknowledged_write(db: &TestDb) {
         .await
         .unwrap();
     assert!(still.is_some(), "the row is still there");
+    store.close().await;
+}
+
+/// Version 12 moved a case's timeline into its audit entries. A database upgraded from 11 keeps
+/// the steps written before in `case_event` and its Open311 updates; the `case_step` view shows
+/// the old rows beside the audit entries that carry a step (and not the case's other entries).
+async fn timeline_steps_from_before_version_12_stay_beside_the_audit_entries(db: &TestDb) {
+    let backend = db.location().backend();
+    let pool = db.raw_pool().await;
+    let all = jz_store::migrate::migrations_for(backend);
+    assert_eq!(all[11].version, 12);
+    migrate(&pool, backend, "test", &all[..11], T0)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO case_file (id, state, version, channel, urgency, lon, lat, grid_code, community_code, street_code, district_code, level, overdue, reporters, reported_at_us, updated_at_us, data)
+         VALUES ('c1', 'dispatched', 3, 'web', 'normal', 121.5, 31.2, 'g1', '310101001001', '310101001000', '310101000000', 'street', 0, 1, 100, 200, '{}')",
+        "INSERT INTO case_event (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail)
+         VALUES ('e1', 'c1', 'reported', 100, 'user:ann', 'citizen', NULL, 'reported', NULL, 121.5, 31.25, '[\"p1\"]', '{\"channel\":\"web\"}')",
+        "INSERT INTO case_event (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail)
+         VALUES ('e2', 'c1', 'note_added', 200, 'key:fms', 'external_system', 'reported', 'reported', 'on its way', NULL, NULL, NULL, '{\"source\":\"open311\"}')",
+        "INSERT INTO open311_update (api_key_id, update_id, case_id, event_id, at_us) VALUES ('k1', 'u1', 'c1', 'e2', 200)",
+    ] {
+        pool.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = db.open().await;
+    assert_eq!(store.schema_version(), all.len() as i64);
+    let step = |id: &str, at_us: i64, action: &str, after: &str| jz_domain::audit::AuditRecord {
+        at_us,
+        actor: "user:bo".into(),
+        actor_role: "handler".into(),
+        action: action.into(),
+        subject_kind: "case".into(),
+        subject_id: id.into(),
+        origin: "test".into(),
+        before: None,
+        after: Some(after.into()),
+    };
+    store
+        .write(
+            Change::new()
+                .audit(step(
+                    "c1",
+                    300,
+                    "case.accepted",
+                    r#"{"state":"accepted","step":{"detail":{"department":"d1"},"from":"dispatched","id":"e3","lat":31.123456789,"lon":121.987654321,"note":"mine","photos":["p2","p3"]}}"#,
+                ))
+                .audit(step("c1", 400, "case.reporters_read", r#"{"state":"accepted"}"#))
+                // A version-12 Open311 update: its event is a step, not a case_event row.
+                .statement(Statement::new(
+                    "INSERT INTO open311_update (api_key_id, update_id, case_id, event_id, at_us) VALUES ('k1', 'u2', 'c1', 'e4', 500)",
+                ))
+                .audit(step(
+                    "c1",
+                    500,
+                    "case.note_added",
+                    r#"{"state":"accepted","step":{"detail":null,"from":"accepted","id":"e4"}}"#,
+                )),
+        )
+        .await
+        .unwrap();
+
+    let rows = store
+        .read_all(
+            "SELECT id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail FROM case_step WHERE case_id = 'c1' ORDER BY at_us, id",
+        )
+        .await
+        .unwrap();
+    let text = |cell: &Arg| cell.clone().into_text("cell").unwrap();
+    let number = |cell: &Arg| match cell {
+        Arg::Real(x) => *x,
+        Arg::Text(None) => None,
+        other => panic!("not a real: {other:?}"),
+    };
+    let json =
+        |cell: &Arg| text(cell).map(|t| serde_json::from_str::<serde_json::Value>(&t).unwrap());
+    let ids: Vec<_> = rows.iter().map(|r| text(&r[0]).unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["e1", "e2", "e3", "e4"],
+        "the reporters' read is no step"
+    );
+    // The old rows, as they were.
+    assert_eq!(text(&rows[0][2]).as_deref(), Some("reported"));
+    assert_eq!(text(&rows[0][6]), None);
+    assert_eq!(number(&rows[0][10]), Some(31.25));
+    assert_eq!(json(&rows[0][11]), Some(serde_json::json!(["p1"])));
+    assert_eq!(text(&rows[1][8]).as_deref(), Some("on its way"));
+    // A step from its audit entry: every column, numbers exact.
+    let accepted = &rows[2];
+    assert_eq!(text(&accepted[1]).as_deref(), Some("c1"));
+    assert_eq!(text(&accepted[2]).as_deref(), Some("accepted"));
+    assert_eq!(accepted[3].as_int("at_us").unwrap(), Some(300));
+    assert_eq!(text(&accepted[4]).as_deref(), Some("user:bo"));
+    assert_eq!(text(&accepted[5]).as_deref(), Some("handler"));
+    assert_eq!(text(&accepted[6]).as_deref(), Some("dispatched"));
+    assert_eq!(text(&accepted[7]).as_deref(), Some("accepted"));
+    assert_eq!(text(&accepted[8]).as_deref(), Some("mine"));
+    assert_eq!(number(&accepted[9]), Some(121.987654321));
+    assert_eq!(number(&accepted[10]), Some(31.123456789));
+    assert_eq!(json(&accepted[11]), Some(serde_json::json!(["p2", "p3"])));
+    assert_eq!(
+        json(&accepted[12]),
+        Some(serde_json::json!({"department": "d1"}))
+    );
+    // Absent parts are NULL; a null detail is JSON null.
+    let note = &rows[3];
+    assert_eq!(
+        (text(&note[8]), number(&note[9]), text(&note[11])),
+        (None, None, None)
+    );
+    assert_eq!(json(&note[12]), Some(serde_json::Value::Null));
+    assert_eq!(
+        jz_testkit::scalar::<i64>(
+            &store,
+            "SELECT COUNT(*) FROM open311_update WHERE case_id = 'c1'"
+        )
+        .await,
+        2
+    );
     store.close().await;
 }

@@ -539,7 +539,7 @@ impl Cases {
                         // the case at the same time is not made stale by a new reporter.
                         let mut audited = decision.clone();
                         audited.case.version = existing.version;
-                        write_events(&mut change, None, &audited, actor, &context);
+                        write_events(&mut change, None, &audited, &context);
                         if let Some(open) = desk.open.get_mut(&case_id) {
                             previous_last_at = Some(open.last_at_us);
                             open.last_at_us = at_us;
@@ -574,7 +574,7 @@ impl Cases {
         };
         if outcome == Outcome::Created {
             change.statements.push(report(&decision.case.id, false));
-            write_events(&mut change, None, &decision, actor, &context);
+            write_events(&mut change, None, &decision, &context);
             change
                 .tallies
                 .extend(crate::evaluation::counter_tallies(None, &decision.case));
@@ -830,7 +830,7 @@ impl Cases {
                 .bind(at_us)
                 .expect_rows(1),
             );
-        write_events(&mut change, Some(&current), &decision, actor, &context);
+        write_events(&mut change, Some(&current), &decision, &context);
         change.tallies.extend(crate::evaluation::counter_tallies(
             Some(&current),
             &decision.case,

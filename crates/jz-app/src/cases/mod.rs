@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use jz_domain::access::Actor;
 use jz_domain::audit::AuditRecord;
-use jz_domain::case::{self, Case, CaseEvent, Command, Decision, Rejection, Rules};
+use jz_domain::case::{self, Case, Command, Decision, Rejection, Rules};
 use jz_store::{Arg, Change, Statement, Store, StoreError};
 
 use crate::city::SharedCity;
@@ -261,7 +261,7 @@ impl Cases {
         let mut change =
             Change::new().statement(update_case(&decision.case, current.version, at_us));
         self.attach_photos(&mut change, case_id, &context.photos, actor);
-        write_events(&mut change, Some(&current), &decision, actor, context);
+        write_events(&mut change, Some(&current), &decision, context);
         change.tallies.extend(crate::evaluation::counter_tallies(
             Some(&current),
             &decision.case,
@@ -342,7 +342,8 @@ fn check_context(context: &Context) -> Result<(), CaseError> {
 }
 
 /// The parts of a case the audit trail keeps before and after each step (fields in name order,
-/// as the audit trail has always written them).
+/// as the audit trail has always written them). After a step, `step` is the step itself: the
+/// case's timeline is read from these entries (the `case_step` view).
 #[derive(serde::Serialize)]
 struct Summary<'a> {
     category: &'a Option<String>,
@@ -353,11 +354,38 @@ struct Summary<'a> {
     reworks: u32,
     stage: Option<&'a str>,
     state: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<Step<'a>>,
     urgency: &'a str,
     version: i64,
 }
 
-fn summary(case: &Case) -> String {
+/// The state after a step that another step of the same command follows, and the step.
+#[derive(serde::Serialize)]
+struct Passing<'a> {
+    state: &'a str,
+    step: Step<'a>,
+}
+
+/// One step on a case's timeline, as its audit entry carries it (fields in name order). Its
+/// kind, time, actor and role are the entry's own; the state it reached is the entry's `state`.
+#[derive(serde::Serialize)]
+pub(crate) struct Step<'a> {
+    pub detail: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<&'a str>,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub photos: &'a [String],
+}
+
+fn summary<'a>(case: &'a Case, step: Option<Step<'a>>) -> String {
     serde_json::to_string(&Summary {
         category: &case.category,
         deadline_at_us: case.clock.as_ref().map(|c| c.deadline_at_us),
@@ -367,80 +395,57 @@ fn summary(case: &Case) -> String {
         reworks: case.reworks,
         stage: case.clock.as_ref().map(|c| c.stage.as_str()),
         state: case.state.as_str(),
+        step,
         urgency: case.urgency.as_str(),
         version: case.version,
     })
     .expect("a summary serializes")
 }
 
-/// Adds each event to the timeline and to the audit trail.
+/// Writes each event as one audit entry that carries the step for the case's timeline. The
+/// entry's actor is the step's: intake's automatic registration and dispatch are the system's
+/// (`system:intake`), the report the reporter's; the origin is the request's for all of them.
 fn write_events(
     change: &mut Change,
     before: Option<&Case>,
     decision: &Decision,
-    actor: &Actor,
     context: &Context,
 ) {
-    let before_summary = before.map(summary);
-    let after_summary = summary(&decision.case);
-    let photos = (!context.photos.is_empty())
-        .then(|| serde_json::to_string(&context.photos).expect("ids serialize"));
+    let mut before_summary = before.map(|case| summary(case, None));
+    let (lon, lat) = context.position.unzip();
     for (index, event) in decision.events.iter().enumerate() {
         let last = index + 1 == decision.events.len();
-        change.statements.push(event_statement(
-            &decision.case.id,
-            event,
-            if last { context.note.clone() } else { None },
-            context.position,
-            if last { photos.clone() } else { None },
-        ));
+        // The note and photos belong to the command's last step.
+        let step = Step {
+            detail: &event.detail,
+            from: event.from.map(|s| s.as_str()),
+            id: new_id(),
+            lat,
+            lon,
+            note: if last { context.note.as_deref() } else { None },
+            photos: if last { &context.photos } else { &[] },
+        };
+        let after = if last {
+            summary(&decision.case, Some(step))
+        } else {
+            serde_json::to_string(&Passing {
+                state: event.to.as_str(),
+                step,
+            })
+            .expect("a step serializes")
+        };
         change.audit.push(AuditRecord {
             at_us: event.at_us,
-            actor: actor.id.clone(),
-            actor_role: actor.role.as_str().into(),
+            actor: event.actor.clone(),
+            actor_role: event.role.as_str().into(),
             action: format!("case.{}", event.kind),
             subject_kind: "case".into(),
             subject_id: decision.case.id.clone(),
             origin: context.origin.clone(),
-            before: if index == 0 {
-                before_summary.clone()
-            } else {
-                None
-            },
-            after: Some(if last {
-                after_summary.clone()
-            } else {
-                // A state's name is a plain identifier: nothing to escape.
-                format!(r#"{{"state":"{}"}}"#, event.to.as_str())
-            }),
+            before: before_summary.take(),
+            after: Some(after),
         });
     }
-}
-
-fn event_statement(
-    case_id: &str,
-    event: &CaseEvent,
-    note: Option<String>,
-    position: Option<(f64, f64)>,
-    photos: Option<String>,
-) -> Statement {
-    Statement::new(
-        "INSERT INTO case_event (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(new_id())
-    .bind(case_id)
-    .bind(event.kind.clone())
-    .bind(event.at_us)
-    .bind(event.actor.clone())
-    .bind(event.role.as_str())
-    .bind(event.from.map(|s| s.as_str().to_owned()))
-    .bind(event.to.as_str())
-    .bind(note)
-    .bind(position.map(|p| p.0))
-    .bind(position.map(|p| p.1))
-    .bind(photos)
-    .bind(event.detail.to_string())
 }
 
 const CASE_COLUMNS: &str = "state = $2, version = $3, category_code = $4, urgency = $5, department_id = $6, level = $7, stage = $8, deadline_at_us = $9, next_due_at_us = $10, overdue = $11, closed_at_us = $12, updated_at_us = $13, data = $14";

@@ -360,7 +360,7 @@ impl Cases {
     pub async fn timeline(&self, actor: &Actor, id: &str) -> Result<Vec<EventView>, CaseError> {
         self.get(actor, id).await?;
         let rows = sqlx::query(
-            "SELECT id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail FROM case_event WHERE case_id = $1 ORDER BY at_us, id",
+            "SELECT id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail FROM case_step WHERE case_id = $1 ORDER BY at_us, id",
         )
         .bind(id)
         .fetch_all(self.store.reader())

@@ -2,7 +2,6 @@
 //! overdue at 100 %) and applies `jz_domain::case::tick` to them — with an injected clock, so
 //! tests drive it with manual time and the server with the wall clock.
 
-use jz_domain::access::Actor;
 use jz_domain::case::{self};
 use jz_store::{Change, StoreError};
 use sqlx::Row;
@@ -25,7 +24,6 @@ impl Cases {
     /// Applies every due clock event up to `now_us`.
     pub async fn run_deadlines(&self, now_us: i64) -> Result<Pass, CaseError> {
         let mut pass = Pass::default();
-        let system = Actor::system("deadlines");
         let context = Context {
             origin: "scheduler".into(),
             ..Context::default()
@@ -61,7 +59,7 @@ impl Cases {
                 }
                 let mut change =
                     Change::new().statement(update_case(&decision.case, current.version, now_us));
-                write_events(&mut change, Some(&current), &decision, &system, &context);
+                write_events(&mut change, Some(&current), &decision, &context);
                 change.tallies.extend(crate::evaluation::counter_tallies(
                     Some(&current),
                     &decision.case,
