@@ -1497,14 +1497,19 @@ pub async fn add_update(
         "updated_at_us": input.updated_at_us,
         "media_url": input.media_url,
     });
+    let state = case.state.as_str();
     let step = crate::cases::Step {
+        actor: None,
         detail: &detail,
-        from: Some(case.state.as_str()),
+        from: Some(state),
         id: event_id.clone(),
+        kind: "note_added",
         lat: None,
         lon: None,
         note: Some(&input.description),
         photos: &[],
+        role: None,
+        to: state,
     };
     let change = Change::new()
         .statement(
@@ -1527,7 +1532,7 @@ pub async fn add_update(
             origin: origin.to_owned(),
             before: None,
             after: Some(
-                json!({ "state": case.state.as_str(), "step": step }).to_string(),
+                json!({ "state": state, "steps": [step] }).to_string(),
             ),
         });
     match cases.store.write(change).await {

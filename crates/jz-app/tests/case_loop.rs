@@ -512,10 +512,22 @@ async fn scenario(store: Store) {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     let audited = store.audit_entries_for("case", &case.id).await.unwrap();
+    let carried: usize = audited
+        .iter()
+        .map(|entry| {
+            let after: serde_json::Value =
+                serde_json::from_str(entry.record.after.as_deref().unwrap()).unwrap();
+            after["steps"].as_array().map_or(0, Vec::len)
+        })
+        .sum();
     assert_eq!(
-        audited.len(),
+        carried,
         timeline.len(),
-        "one audit entry per timeline event"
+        "the audit entries carry every step"
+    );
+    assert!(
+        audited.len() < timeline.len(),
+        "one entry per command, not per step"
     );
     store
         .verify_audit_chain()

@@ -1627,20 +1627,35 @@ async fn check_database(store: &Store, model: &Model) -> Result<(), TestCaseErro
                 )
             })
             .collect();
+        // Every command is one audit entry, named after its first step, that carries its
+        // steps: read from the entries themselves, they are the timeline.
         let audit = store.audit_entries_for("case", id).await.unwrap();
+        let mut audited = Vec::new();
+        for entry in &audit {
+            let after: serde_json::Value =
+                serde_json::from_str(entry.record.after.as_deref().unwrap_or("null")).unwrap();
+            let steps = after["steps"].as_array().cloned().unwrap_or_default();
+            ensure!(
+                trace,
+                steps.first().is_some_and(|s| entry.record.action
+                    == format!("case.{}", s["kind"].as_str().unwrap_or("?"))),
+                "case {id}: audit entry {} ({}) does not carry its steps: {after}",
+                entry.seq,
+                entry.record.action
+            );
+            for step in &steps {
+                let text = |key: &str| step[key].as_str().map(str::to_owned);
+                audited.push((
+                    text("kind").unwrap_or_default(),
+                    text("from"),
+                    text("to").unwrap_or_default(),
+                ));
+            }
+        }
         ensure!(
             trace,
-            audit.len() == events.len(),
-            "case {id}: {} audit entries for {} timeline events",
-            audit.len(),
-            events.len()
-        );
-        let audited: Vec<String> = audit.iter().map(|e| e.record.action.clone()).collect();
-        let timeline: Vec<String> = events.iter().map(|e| format!("case.{}", e.0)).collect();
-        ensure!(
-            trace,
-            audited == timeline,
-            "case {id}: audit {audited:?} but timeline {timeline:?}"
+            audited == events,
+            "case {id}: the audit entries carry {audited:?} but the timeline is {events:?}"
         );
         ensure!(
             trace,

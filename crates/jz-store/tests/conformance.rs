@@ -1023,18 +1023,19 @@ async fn timeline_steps_from_before_version_12_stay_beside_the_audit_entries(db:
                     "c1",
                     300,
                     "case.accepted",
-                    r#"{"state":"accepted","step":{"detail":{"department":"d1"},"from":"dispatched","id":"e3","lat":31.123456789,"lon":121.987654321,"note":"mine","photos":["p2","p3"]}}"#,
+                    r#"{"state":"handling","steps":[{"detail":{"department":"d1"},"from":"dispatched","id":"e3","kind":"accepted","lat":31.123456789,"lon":121.987654321,"to":"accepted"},{"actor":"system:intake","detail":{},"from":"accepted","id":"e4","kind":"handling_started","note":"mine","photos":["p2","p3"],"role":"system","to":"handling"}]}"#,
                 ))
                 .audit(step("c1", 400, "case.reporters_read", r#"{"state":"accepted"}"#))
+                .audit(step("c1", 450, "case.reporters_read", "null"))
                 // A version-12 Open311 update: its event is a step, not a case_event row.
                 .statement(Statement::new(
-                    "INSERT INTO open311_update (api_key_id, update_id, case_id, event_id, at_us) VALUES ('k1', 'u2', 'c1', 'e4', 500)",
+                    "INSERT INTO open311_update (api_key_id, update_id, case_id, event_id, at_us) VALUES ('k1', 'u2', 'c1', 'e5', 500)",
                 ))
                 .audit(step(
                     "c1",
                     500,
                     "case.note_added",
-                    r#"{"state":"accepted","step":{"detail":null,"from":"accepted","id":"e4"}}"#,
+                    r#"{"state":"handling","steps":[{"detail":null,"from":"handling","id":"e5","kind":"note_added","to":"handling"}]}"#,
                 )),
         )
         .await
@@ -1057,8 +1058,8 @@ async fn timeline_steps_from_before_version_12_stay_beside_the_audit_entries(db:
     let ids: Vec<_> = rows.iter().map(|r| text(&r[0]).unwrap()).collect();
     assert_eq!(
         ids,
-        ["e1", "e2", "e3", "e4"],
-        "the reporters' read is no step"
+        ["e1", "e2", "e3", "e4", "e5"],
+        "the reporters' reads are no steps"
     );
     // The old rows, as they were.
     assert_eq!(text(&rows[0][2]).as_deref(), Some("reported"));
@@ -1066,30 +1067,65 @@ async fn timeline_steps_from_before_version_12_stay_beside_the_audit_entries(db:
     assert_eq!(number(&rows[0][10]), Some(31.25));
     assert_eq!(json(&rows[0][11]), Some(serde_json::json!(["p1"])));
     assert_eq!(text(&rows[1][8]).as_deref(), Some("on its way"));
-    // A step from its audit entry: every column, numbers exact.
-    let accepted = &rows[2];
-    assert_eq!(text(&accepted[1]).as_deref(), Some("c1"));
-    assert_eq!(text(&accepted[2]).as_deref(), Some("accepted"));
-    assert_eq!(accepted[3].as_int("at_us").unwrap(), Some(300));
-    assert_eq!(text(&accepted[4]).as_deref(), Some("user:bo"));
-    assert_eq!(text(&accepted[5]).as_deref(), Some("handler"));
-    assert_eq!(text(&accepted[6]).as_deref(), Some("dispatched"));
-    assert_eq!(text(&accepted[7]).as_deref(), Some("accepted"));
-    assert_eq!(text(&accepted[8]).as_deref(), Some("mine"));
-    assert_eq!(number(&accepted[9]), Some(121.987654321));
-    assert_eq!(number(&accepted[10]), Some(31.123456789));
-    assert_eq!(json(&accepted[11]), Some(serde_json::json!(["p2", "p3"])));
+    // Steps from an audit entry: every column, numbers exact; the entry's actor, role and time
+    // unless the step names its own.
+    let cells = |row: &[Arg]| {
+        (
+            text(&row[1]),
+            text(&row[2]),
+            row[3].as_int("at_us").unwrap(),
+            text(&row[4]),
+            text(&row[5]),
+            text(&row[6]),
+            text(&row[7]),
+            text(&row[8]),
+        )
+    };
+    let some = |t: &str| Some(t.to_owned());
     assert_eq!(
-        json(&accepted[12]),
+        cells(&rows[2]),
+        (
+            some("c1"),
+            some("accepted"),
+            Some(300),
+            some("user:bo"),
+            some("handler"),
+            some("dispatched"),
+            some("accepted"),
+            None
+        )
+    );
+    assert_eq!(number(&rows[2][9]), Some(121.987654321));
+    assert_eq!(number(&rows[2][10]), Some(31.123456789));
+    assert_eq!(json(&rows[2][11]), None);
+    assert_eq!(
+        json(&rows[2][12]),
         Some(serde_json::json!({"department": "d1"}))
     );
-    // Absent parts are NULL; a null detail is JSON null.
-    let note = &rows[3];
     assert_eq!(
-        (text(&note[8]), number(&note[9]), text(&note[11])),
-        (None, None, None)
+        cells(&rows[3]),
+        (
+            some("c1"),
+            some("handling_started"),
+            Some(300),
+            some("system:intake"),
+            some("system"),
+            some("accepted"),
+            some("handling"),
+            some("mine")
+        )
     );
-    assert_eq!(json(&note[12]), Some(serde_json::Value::Null));
+    assert_eq!((number(&rows[3][9]), number(&rows[3][10])), (None, None));
+    assert_eq!(json(&rows[3][11]), Some(serde_json::json!(["p2", "p3"])));
+    assert_eq!(json(&rows[3][12]), Some(serde_json::json!({})));
+    // A null detail is JSON null.
+    assert_eq!(json(&rows[4][12]), Some(serde_json::Value::Null));
+    // By date, the steps of a time alone (the Open311 updates' query).
+    let at_300 = store
+        .read_all("SELECT id FROM case_step WHERE at_us >= 300 AND at_us < 301 ORDER BY at_us, id")
+        .await
+        .unwrap();
+    assert_eq!(at_300.len(), 2);
     assert_eq!(
         jz_testkit::scalar::<i64>(
             &store,

@@ -2,9 +2,10 @@
 //! machine, the deadline scheduler, queries and queues, users with API tokens.
 //!
 //! [`Cases`] is the one entry point adapters use. Decisions are made by `jz_domain::case`; this
-//! module reads what a decision needs, and writes the new case, its timeline events and one audit
-//! record per event in one [`Change`], guarded by the case's version (optimistic concurrency: a
-//! command decided on an old version is refused, never lost or applied twice).
+//! module reads what a decision needs, and writes the new case and one audit entry per command,
+//! which carries the command's timeline steps, in one [`Change`], guarded by the case's version
+//! (optimistic concurrency: a command decided on an old version is refused, never lost or applied
+//! twice).
 
 /// A case's number of reporters, as an SQL expression over the `case_file` row named `$table`
 /// (the table or its alias): its reports, counted. A report merged into an open case is one more
@@ -341,9 +342,9 @@ fn check_context(context: &Context) -> Result<(), CaseError> {
     Ok(())
 }
 
-/// The parts of a case the audit trail keeps before and after each step (fields in name order,
-/// as the audit trail has always written them). After a step, `step` is the step itself: the
-/// case's timeline is read from these entries (the `case_step` view).
+/// The parts of a case the audit trail keeps before and after each command (fields in name
+/// order, as the audit trail has always written them). After a command, `steps` are the steps it
+/// made: the case's timeline is read from them (the `case_step` view).
 #[derive(serde::Serialize)]
 struct Summary<'a> {
     category: &'a Option<String>,
@@ -354,27 +355,25 @@ struct Summary<'a> {
     reworks: u32,
     stage: Option<&'a str>,
     state: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    step: Option<Step<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<Step<'a>>,
     urgency: &'a str,
     version: i64,
 }
 
-/// The state after a step that another step of the same command follows, and the step.
-#[derive(serde::Serialize)]
-struct Passing<'a> {
-    state: &'a str,
-    step: Step<'a>,
-}
-
-/// One step on a case's timeline, as its audit entry carries it (fields in name order). Its
-/// kind, time, actor and role are the entry's own; the state it reached is the entry's `state`.
+/// One step on a case's timeline, as the audit entry of its command carries it (fields in name
+/// order). Its time is the entry's (a decision's steps share its time); its actor and role are
+/// the entry's unless it names its own: intake's automatic registration and dispatch are
+/// `system:intake`'s, in the reporter's entry.
 #[derive(serde::Serialize)]
 pub(crate) struct Step<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<&'a str>,
     pub detail: &'a serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<&'a str>,
     pub id: String,
+    pub kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lat: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -383,9 +382,12 @@ pub(crate) struct Step<'a> {
     pub note: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub photos: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'a str>,
+    pub to: &'a str,
 }
 
-fn summary<'a>(case: &'a Case, step: Option<Step<'a>>) -> String {
+fn summary<'a>(case: &'a Case, steps: Vec<Step<'a>>) -> String {
     serde_json::to_string(&Summary {
         category: &case.category,
         deadline_at_us: case.clock.as_ref().map(|c| c.deadline_at_us),
@@ -395,57 +397,60 @@ fn summary<'a>(case: &'a Case, step: Option<Step<'a>>) -> String {
         reworks: case.reworks,
         stage: case.clock.as_ref().map(|c| c.stage.as_str()),
         state: case.state.as_str(),
-        step,
+        steps,
         urgency: case.urgency.as_str(),
         version: case.version,
     })
     .expect("a summary serializes")
 }
 
-/// Writes each event as one audit entry that carries the step for the case's timeline. The
-/// entry's actor is the step's: intake's automatic registration and dispatch are the system's
-/// (`system:intake`), the report the reporter's; the origin is the request's for all of them.
+/// Writes a command's events as one audit entry, named after its first step (the command's own;
+/// the others follow from it), that carries every step for the case's timeline. The note and
+/// photos belong to the last step, the actor's position to all.
 fn write_events(
     change: &mut Change,
     before: Option<&Case>,
     decision: &Decision,
     context: &Context,
 ) {
-    let mut before_summary = before.map(|case| summary(case, None));
+    let Some(first) = decision.events.first() else {
+        return;
+    };
+    debug_assert!(decision.events.iter().all(|e| e.at_us == first.at_us));
     let (lon, lat) = context.position.unzip();
-    for (index, event) in decision.events.iter().enumerate() {
-        let last = index + 1 == decision.events.len();
-        // The note and photos belong to the command's last step.
-        let step = Step {
-            detail: &event.detail,
-            from: event.from.map(|s| s.as_str()),
-            id: new_id(),
-            lat,
-            lon,
-            note: if last { context.note.as_deref() } else { None },
-            photos: if last { &context.photos } else { &[] },
-        };
-        let after = if last {
-            summary(&decision.case, Some(step))
-        } else {
-            serde_json::to_string(&Passing {
-                state: event.to.as_str(),
-                step,
-            })
-            .expect("a step serializes")
-        };
-        change.audit.push(AuditRecord {
-            at_us: event.at_us,
-            actor: event.actor.clone(),
-            actor_role: event.role.as_str().into(),
-            action: format!("case.{}", event.kind),
-            subject_kind: "case".into(),
-            subject_id: decision.case.id.clone(),
-            origin: context.origin.clone(),
-            before: before_summary.take(),
-            after: Some(after),
-        });
-    }
+    let count = decision.events.len();
+    let steps = decision
+        .events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let last = index + 1 == count;
+            Step {
+                actor: (event.actor != first.actor).then_some(event.actor.as_str()),
+                detail: &event.detail,
+                from: event.from.map(|s| s.as_str()),
+                id: new_id(),
+                kind: &event.kind,
+                lat,
+                lon,
+                note: if last { context.note.as_deref() } else { None },
+                photos: if last { &context.photos } else { &[] },
+                role: (event.role != first.role).then_some(event.role.as_str()),
+                to: event.to.as_str(),
+            }
+        })
+        .collect();
+    change.audit.push(AuditRecord {
+        at_us: first.at_us,
+        actor: first.actor.clone(),
+        actor_role: first.role.as_str().into(),
+        action: format!("case.{}", first.kind),
+        subject_kind: "case".into(),
+        subject_id: decision.case.id.clone(),
+        origin: context.origin.clone(),
+        before: before.map(|case| summary(case, Vec::new())),
+        after: Some(summary(&decision.case, steps)),
+    });
 }
 
 const CASE_COLUMNS: &str = "state = $2, version = $3, category_code = $4, urgency = $5, department_id = $6, level = $7, stage = $8, deadline_at_us = $9, next_due_at_us = $10, overdue = $11, closed_at_us = $12, updated_at_us = $13, data = $14";

@@ -1,25 +1,30 @@
--- A case's timeline is read from the audit log. Each step of a case is one audit entry (subject
--- 'case', action 'case.<kind>'), and since this migration the entry's after_json carries the
--- step itself under "step": its id, the state it left, note, position, photos and detail. The
--- timeline thereby shares the chain's tamper evidence, and intake writes one row per step
--- instead of two: the case_event rows with their four B-trees were a fifth of intake's CPU
--- (measured, docs/benchmarks.md).
+-- A case's timeline is read from the audit log. Each command on a case writes one audit entry
+-- (subject 'case', action 'case.<its first step>'), and since this migration the entry's
+-- after_json carries the steps the command made, in order, under "steps": each step's id, kind,
+-- the states it left and reached, note, position, photos and detail (and its actor and role
+-- where they are not the entry's; its time is the entry's). The timeline thereby shares the chain's tamper
+-- evidence, and intake writes one row where it wrote six: three case_event rows with their four
+-- B-trees and three audit entries per report were a third of intake's CPU (measured,
+-- docs/benchmarks.md).
 --
 -- The audit log is append-only, so steps written before this migration stay in case_event,
 -- which nothing writes any more. The view case_step is the timeline of both: the old rows and
--- the audit entries that carry a step, with case_event's columns.
+-- the steps of the audit entries, with case_event's columns.
 CREATE VIEW case_step (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail) AS
 SELECT id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail
 FROM case_event
 UNION ALL
-SELECT a.step ->> 'id', a.subject_id, substr(a.action, 6), a.at_us, a.actor, a.actor_role,
-       a.step ->> 'from', a.after ->> 'state', a.step ->> 'note',
-       (a.step ->> 'lon')::double precision, (a.step ->> 'lat')::double precision,
-       (a.step -> 'photos')::text, (a.step -> 'detail')::text
-FROM (SELECT l.*, l.after_json::jsonb AS after, l.after_json::jsonb -> 'step' AS step
-      FROM audit_log l
-      WHERE l.subject_kind = 'case') a
-WHERE jsonb_typeof(a.step) = 'object';
+SELECT s.step ->> 'id', a.subject_id, s.step ->> 'kind',
+       a.at_us,
+       coalesce(s.step ->> 'actor', a.actor), coalesce(s.step ->> 'role', a.actor_role),
+       s.step ->> 'from', s.step ->> 'to', s.step ->> 'note',
+       (s.step ->> 'lon')::double precision, (s.step ->> 'lat')::double precision,
+       (s.step -> 'photos')::text, (s.step -> 'detail')::text
+FROM audit_log a
+CROSS JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(a.after_json::jsonb -> 'steps') = 'array'
+         THEN a.after_json::jsonb -> 'steps' ELSE '[]'::jsonb END) AS s (step)
+WHERE a.subject_kind = 'case';
 
 -- Open311 updates by date (FixMyStreet polls them) read the steps by time, all cases' or some
 -- cases'; the subject index gains the time so that a list of cases within dates reads only

@@ -1,23 +1,26 @@
--- A case's timeline is read from the audit log. Each step of a case is one audit entry (subject
--- 'case', action 'case.<kind>'), and since this migration the entry's after_json carries the
--- step itself under "step": its id, the state it left, note, position, photos and detail. The
--- timeline thereby shares the chain's tamper evidence, and intake writes one row per step
--- instead of two: the case_event rows with their four B-trees were a fifth of intake's CPU
--- (measured, docs/benchmarks.md).
+-- A case's timeline is read from the audit log. Each command on a case writes one audit entry
+-- (subject 'case', action 'case.<its first step>'), and since this migration the entry's
+-- after_json carries the steps the command made, in order, under "steps": each step's id, kind,
+-- the states it left and reached, note, position, photos and detail (and its actor and role
+-- where they are not the entry's; its time is the entry's). The timeline thereby shares the chain's tamper
+-- evidence, and intake writes one row where it wrote six: three case_event rows with their four
+-- B-trees and three audit entries per report were a third of intake's CPU (measured,
+-- docs/benchmarks.md).
 --
 -- The audit log is append-only, so steps written before this migration stay in case_event,
 -- which nothing writes any more. The view case_step is the timeline of both: the old rows and
--- the audit entries that carry a step, with case_event's columns.
+-- the steps of the audit entries, with case_event's columns.
 CREATE VIEW case_step (id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail) AS
 SELECT id, case_id, kind, at_us, actor, role, from_state, to_state, note, lon, lat, photos, detail
 FROM case_event
 UNION ALL
-SELECT after_json ->> '$.step.id', subject_id, substr(action, 6), at_us, actor, actor_role,
-       after_json ->> '$.step.from', after_json ->> '$.state', after_json ->> '$.step.note',
-       after_json ->> '$.step.lon', after_json ->> '$.step.lat',
-       after_json -> '$.step.photos', after_json -> '$.step.detail'
-FROM audit_log
-WHERE subject_kind = 'case' AND json_type(after_json, '$.step') = 'object';
+SELECT s.value ->> '$.id', a.subject_id, s.value ->> '$.kind',
+       a.at_us,
+       coalesce(s.value ->> '$.actor', a.actor), coalesce(s.value ->> '$.role', a.actor_role),
+       s.value ->> '$.from', s.value ->> '$.to', s.value ->> '$.note',
+       s.value ->> '$.lon', s.value ->> '$.lat', s.value -> '$.photos', s.value -> '$.detail'
+FROM audit_log a, json_each(a.after_json, '$.steps') s
+WHERE a.subject_kind = 'case';
 
 -- Open311 updates by date (FixMyStreet polls them) read the steps by time, all cases' or some
 -- cases'; the subject index gains the time so that a list of cases within dates reads only
