@@ -217,6 +217,29 @@ fn routing(rounds: usize) {
     );
 }
 
+/// A fixed single-core workload, timed: the machine's speed at the moment, apart from Jingzhi's
+/// code. A chain of xorshift steps, each reading a 1 MiB table at the place the last one
+/// chose, so both the core and its caches count. On a shared machine the same work takes
+/// ±30 % from one minute to the next; a benchmark prints this beside its CPU figures so that a
+/// slow run can be told from slow code.
+pub(crate) fn machine_probe() -> Duration {
+    const STEPS: u32 = 1 << 25;
+    let table: Vec<u64> = (0..1u64 << 17)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .collect();
+    let mask = table.len() - 1;
+    let start = Instant::now();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..STEPS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x ^= table[(x as usize) & mask];
+    }
+    std::hint::black_box(x);
+    start.elapsed()
+}
+
 fn print_machine() {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -536,6 +536,7 @@ pub async fn run(
         copy_dir(&prepared, &dir)?;
         let server = start(&dir, max_batch).await?;
         let load = Arc::new(bodies(count, 1 + max_batch as u64));
+        let probe_before = crate::bench::machine_probe();
         let before = CpuTimes::now();
         let (address, token) = (server.address, server.token.clone());
         let saturated = on_load(Box::pin(async move {
@@ -545,6 +546,7 @@ pub async fn run(
         let cpu = before
             .zip(CpuTimes::now())
             .map(|(before, after)| before.per_report(after, saturated.count));
+        let probe_after = crate::bench::machine_probe();
         // Right after the saturated run the checkpointer may still be writing its backlog into
         // the database file, and every commit's sync would wait behind that: measured apart.
         let after_burst = if paced_count > 5_000 {
@@ -627,6 +629,12 @@ pub async fn run(
                 ""
             );
         }
+        println!(
+            "   {:<27} machine speed probe (a fixed single-core loop; larger = slower machine, not slower code): {:.0} ms before, {:.0} ms after the saturated run",
+            "",
+            ms(probe_before),
+            ms(probe_after)
+        );
         results.push((saturated, at_rate));
     }
     drop(load_runtime);
