@@ -290,8 +290,8 @@ fn route_among(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleBook {
     rules: Vec<ResponsibilityRule>,
-    /// Positions in `rules` by the rule's category scope and territory.
-    index: HashMap<(CategoryScope, Territory), Vec<usize>>,
+    /// Positions in `rules` by the rule's category scope, then territory.
+    index: HashMap<CategoryScope, HashMap<Territory, Vec<usize>>>,
     /// The major classes some rule names.
     majors: Vec<String>,
 }
@@ -301,7 +301,9 @@ impl RuleBook {
         let mut book = RuleBook::default();
         for (position, rule) in rules.iter().enumerate() {
             book.index
-                .entry((rule.category.clone(), rule.territory.clone()))
+                .entry(rule.category.clone())
+                .or_default()
+                .entry(rule.territory.clone())
                 .or_default()
                 .push(position);
             if let CategoryScope::Major(major) = &rule.category
@@ -343,13 +345,9 @@ impl RuleBook {
             }
         }
         let mut positions = Vec::new();
-        for scope in scopes {
-            let mut key = (scope, Territory::Zone(String::new()));
-            for territory in &territories {
-                key.1 = territory.clone();
-                if let Some(found) = self.index.get(&key) {
-                    positions.extend_from_slice(found);
-                }
+        for by_territory in scopes.iter().filter_map(|scope| self.index.get(scope)) {
+            for found in territories.iter().filter_map(|t| by_territory.get(t)) {
+                positions.extend_from_slice(found);
             }
         }
         // The order of `rules`, as `route` reads them: it names the first winning rule.
