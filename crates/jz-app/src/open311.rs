@@ -1175,6 +1175,22 @@ pub async fn list_requests(
     Ok(records)
 }
 
+/// Case ids bound to one query's `IN ($1, …)` list at the most.
+const CASES_PER_QUERY: usize = 500;
+
+/// `sql`, whose `$1…$N` are a list of case ids, with `ids` bound to them. Only fixed fragments
+/// and placeholders may be spliced into `sql`.
+fn for_cases(
+    sql: String,
+    ids: &[String],
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(id.as_str());
+    }
+    query
+}
+
 /// Each rejected or cancelled record's reason: the latest rejection's or cancellation's. (A
 /// separate query by case: as a correlated subquery of the list, the `case_step` view is not
 /// narrowed to the case on SQLite and would be read whole per request.)
@@ -1185,15 +1201,15 @@ async fn add_reasons(store: &Store, records: &mut [RequestRecord]) -> Result<(),
         .map(|r| r.case.id.clone())
         .collect();
     let mut reasons: HashMap<String, Option<String>> = HashMap::new();
-    for chunk in ended.chunks(500) {
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT case_id, detail FROM case_step
-             WHERE case_id IN ({}) AND kind IN ('rejected', 'cancelled') ORDER BY at_us, id",
-            placeholders(1, chunk.len())
-        )));
-        for id in chunk {
-            query = query.bind(id.as_str());
-        }
+    for chunk in ended.chunks(CASES_PER_QUERY) {
+        let query = for_cases(
+            format!(
+                "SELECT case_id, detail FROM case_step
+                 WHERE case_id IN ({}) AND kind IN ('rejected', 'cancelled') ORDER BY at_us, id",
+                placeholders(1, chunk.len())
+            ),
+            chunk,
+        );
         for row in query.fetch_all(store.reader()).await? {
             let detail: Value =
                 serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or(Value::Null);
@@ -1214,18 +1230,11 @@ pub async fn request_extras(
     case_ids: &[String],
 ) -> Result<HashMap<String, RequestExtras>, CaseError> {
     let mut extras: HashMap<String, RequestExtras> = HashMap::new();
-    for chunk in case_ids.chunks(500) {
+    for chunk in case_ids.chunks(CASES_PER_QUERY) {
         let list = placeholders(1, chunk.len());
-        let bind_all = |sql: String| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            q
-        };
-        let rows = bind_all(format!(
+        let rows = for_cases(format!(
             "SELECT case_id, attributes FROM open311_request WHERE case_id IN ({list}) ORDER BY at_us, report_id"
-        ))
+        ), chunk)
         .fetch_all(store.reader())
         .await?;
         for row in rows {
@@ -1236,9 +1245,10 @@ pub async fn request_extras(
                     serde_json::from_str(&row.try_get::<String, _>(1)?).unwrap_or_default();
             }
         }
-        let rows = bind_all(format!(
-            "SELECT case_id, id FROM photo WHERE case_id IN ({list}) ORDER BY at_us, id"
-        ))
+        let rows = for_cases(
+            format!("SELECT case_id, id FROM photo WHERE case_id IN ({list}) ORDER BY at_us, id"),
+            chunk,
+        )
         .fetch_all(store.reader())
         .await?;
         for row in rows {
@@ -1254,10 +1264,13 @@ pub async fn request_extras(
             .map(|k| format!("'{k}'"))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows = bind_all(format!(
-            "SELECT id, case_id, kind, at_us, to_state, note, photos, detail FROM case_step
+        let rows = for_cases(
+            format!(
+                "SELECT id, case_id, kind, at_us, to_state, note, photos, detail FROM case_step
              WHERE case_id IN ({list}) AND kind IN ({kinds}) ORDER BY at_us, id"
-        ))
+            ),
+            chunk,
+        )
         .fetch_all(store.reader())
         .await?;
         for row in &rows {
