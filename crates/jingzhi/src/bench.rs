@@ -202,9 +202,8 @@ fn routing(rounds: usize) {
         scan.push(time(false));
         index.push(time(true));
     }
-    scan.sort();
-    index.sort();
-    let (scan, index) = (scan[rounds / 2], index[rounds / 2]);
+    let median = crate::bench_scorecard::median;
+    let (scan, index) = (median(scan), median(index));
     println!(
         "\n== routing a report: {} responsibility rules (a rule per matter and street) ==",
         rules.len()
